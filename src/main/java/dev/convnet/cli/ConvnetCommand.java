@@ -1,0 +1,36 @@
+package dev.convnet.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/**
+ * The {@code convnet} command line: {@code convnet info}, and the subcommands the other issues add.
+ * Exit status: 0 on success, 1 when a demanded backend cannot be used, 2 for bad input.
+ */
+@Command(name = "convnet", mixinStandardHelpOptions = true, version = "convnet 0.1.0",
+        description = "ConvNets on the CPU from Java: oneDNN through the FFM API, with pure-Java fallback kernels.",
+        subcommands = {InfoCommand.class, CommandLine.HelpCommand.class})
+public final class ConvnetCommand implements Runnable {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(System.out);
+    }
+
+    /** Runs the command line and exits with its status. */
+    public static void main(String[] args) {
+        System.exit(execute(args));
+    }
+
+    /** Runs the command line and returns its exit status (for tests). */
+    public static int execute(String... args) {
+        CommandLine cl = new CommandLine(new ConvnetCommand());
+        cl.setExecutionExceptionHandler((ex, line, parsed) -> {
+            line.getErr().println("convnet: " + ex.getMessage());
+            return ex instanceof IllegalArgumentException ? 2 : 1;
+        });
+        return cl.execute(args);
+    }
+}
