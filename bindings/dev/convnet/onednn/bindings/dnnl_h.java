@@ -889,6 +889,15 @@ public class dnnl_h extends dnnl_h$shared {
     public static int dnnl_format_kind_any() {
         return dnnl_format_kind_any;
     }
+    private static final int dnnl_blocked = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * enum dnnl_format_kind_t.dnnl_blocked = 2
+     * }
+     */
+    public static int dnnl_blocked() {
+        return dnnl_blocked;
+    }
     private static final int dnnl_format_kind_opaque = (int)3L;
     /**
      * {@snippet lang=c :
@@ -1050,6 +1059,15 @@ public class dnnl_h extends dnnl_h$shared {
      */
     public static int dnnl_nhwc() {
         return dnnl_nhwc;
+    }
+    private static final int dnnl_ncdhw = (int)6L;
+    /**
+     * {@snippet lang=c :
+     * enum dnnl_format_tag_t.dnnl_ncdhw = 6
+     * }
+     */
+    public static int dnnl_ncdhw() {
+        return dnnl_ncdhw;
     }
     private static final int dnnl_oi = (int)3L;
     /**
