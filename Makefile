@@ -43,10 +43,12 @@ test-data:
 ## run: the main job: what the library loaded and the lecture's examples computed by it
 run: build
 	bin/convnet info
+	bin/convnet lecture
 
 
 info: build
 	bin/convnet info
+	bin/convnet lecture
 
 ## bench: JMH benchmarks (compiled with the tests) of the layers on each backend
 bench: build

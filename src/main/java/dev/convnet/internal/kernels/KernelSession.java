@@ -1,0 +1,145 @@
+package dev.convnet.internal.kernels;
+
+import dev.convnet.net.BackendKind;
+import dev.convnet.net.NetworkSummary;
+import dev.convnet.net.Session;
+import dev.convnet.shape.Shape;
+import dev.convnet.shape.ShapeException;
+import dev.convnet.tensor.Tensor;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+
+/**
+ * A {@link Session} that runs one {@link LayerKernel} per layer on heap float arrays; used by
+ * the Java and reference backends. Internal: obtain sessions through
+ * {@code Network.compile}.
+ *
+ * <p>Thread-safety: as {@link Session}: runs are concurrent (each allocates its own
+ * intermediate arrays); close waits for them through a read-write lock.
+ */
+public final class KernelSession implements Session {
+    private static final long MAX_ARRAY = Integer.MAX_VALUE - 8;
+
+    private final NetworkSummary plan;
+    private final BackendKind backend;
+    private final KernelFactory factory;
+    private final List<LayerKernel> kernels;
+    private final int[] sizes;
+    private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
+    private boolean closed;
+
+    private KernelSession(NetworkSummary plan, BackendKind backend, KernelFactory factory, List<LayerKernel> kernels,
+                          int[] sizes) {
+        this.plan = plan;
+        this.backend = backend;
+        this.factory = factory;
+        this.kernels = kernels;
+        this.sizes = sizes;
+    }
+
+    /**
+     * Prepares every layer of {@code plan} with {@code factory}; the session owns the factory
+     * and closes it (also when preparation fails).
+     *
+     * @throws ShapeException if a tensor of the plan is larger than a Java array
+     */
+    public static KernelSession open(NetworkSummary plan, BackendKind backend, KernelFactory factory) {
+        try {
+            int[] sizes = new int[plan.rows().size() + 1];
+            sizes[0] = arraySize("input", plan.inputShape());
+            List<LayerKernel> kernels = new ArrayList<>();
+            for (NetworkSummary.Row row : plan.rows()) {
+                sizes[row.index()] = arraySize("layer " + row.index() + " " + row.layer() + " output", row.outputShape());
+                kernels.add(factory.create(row));
+            }
+            return new KernelSession(plan, backend, factory, List.copyOf(kernels), sizes);
+        } catch (RuntimeException | Error e) {
+            factory.close();
+            throw e;
+        }
+    }
+
+    private static int arraySize(String what, Shape shape) {
+        if (shape.elementCount() > MAX_ARRAY) {
+            throw new ShapeException(what + " " + shape + " has " + shape.elementCount()
+                    + " elements, more than the " + MAX_ARRAY + " a Java array holds (Java and reference backends)");
+        }
+        return (int) shape.elementCount();
+    }
+
+    @Override
+    public BackendKind backend() {
+        return backend;
+    }
+
+    @Override
+    public NetworkSummary summary() {
+        return plan;
+    }
+
+    @Override
+    public Shape inputShape() {
+        return plan.inputShape();
+    }
+
+    @Override
+    public Shape outputShape() {
+        return plan.outputShape();
+    }
+
+    @Override
+    public Tensor run(Tensor input) {
+        if (!input.shape().equals(plan.inputShape())) {
+            throw new ShapeException("input shape " + input.shape() + " differs from the compiled input shape "
+                    + plan.inputShape());
+        }
+        float[] out = run(input.toArray());
+        return Tensor.of(plan.outputShape(), out);
+    }
+
+    @Override
+    public float[] run(float[] input) {
+        if (input.length != sizes[0]) {
+            throw new ShapeException("input of " + input.length + " floats differs from the compiled input shape "
+                    + plan.inputShape() + " (" + sizes[0] + " floats)");
+        }
+        ReentrantReadWriteLock.ReadLock read = lock.readLock();
+        read.lock();
+        try {
+            if (closed) {
+                throw new IllegalStateException("session is closed");
+            }
+            float[] current = input;
+            for (int i = 0; i < kernels.size(); i++) {
+                float[] next = new float[sizes[i + 1]];
+                kernels.get(i).forward(current, next);
+                current = next;
+            }
+            return current == input ? input.clone() : current;
+        } finally {
+            read.unlock();
+        }
+    }
+
+    @Override
+    public void close() {
+        ReentrantReadWriteLock.WriteLock write = lock.writeLock();
+        write.lock();
+        try {
+            if (closed) {
+                return;
+            }
+            closed = true;
+        } finally {
+            write.unlock();
+        }
+        factory.close();
+    }
+
+    @Override
+    public String toString() {
+        return "Session(" + backend + ", " + plan.inputShape() + " → " + plan.outputShape() + ")";
+    }
+}

@@ -1,0 +1,166 @@
+package dev.convnet.internal.onednn;
+
+import static dev.convnet.onednn.bindings.dnnl_h.*;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.List;
+
+/**
+ * Creates oneDNN primitive descriptors for one engine, each owned by a {@link NativeScope}, with every status
+ * checked and the layer's name in the error message. Forward inference only; f32 only.
+ *
+ * <p>Used by one thread while a session compiles; not thread-safe.
+ */
+public final class Primitives {
+    /** An eltwise operation, usable as a primitive or as a post-op. */
+    public record Eltwise(int alg, float alpha, float beta, String name) {}
+
+    private final NativeScope scope;
+    private final MemorySegment engine;
+
+    public Primitives(NativeScope scope, MemorySegment engine) {
+        this.scope = scope;
+        this.engine = engine;
+    }
+
+    public MemorySegment engine() {
+        return engine;
+    }
+
+    /** A descriptor that lets the primitive choose the layout ({@code format_tag_any}). */
+    public MemorySegment any(long... dims) {
+        return scope.memoryDesc(dims, dnnl_format_tag_any());
+    }
+
+    /** A dense row-major descriptor ({@code a}, {@code ab}, {@code abc}, ... i.e. x, nc, ncw, nchw). */
+    public MemorySegment plain(long... dims) {
+        int tag = switch (dims.length) {
+            case 1 -> dnnl_a();
+            case 2 -> dnnl_ab();
+            case 3 -> dnnl_abc();
+            case 4 -> dnnl_abcd();
+            case 5 -> dnnl_abcde();
+            default -> throw new IllegalArgumentException("rank " + dims.length + " is not supported");
+        };
+        return scope.memoryDesc(dims, tag);
+    }
+
+    /** {@code md} viewed with other dimensions of the same element count (plain layouts only). */
+    public MemorySegment reshape(MemorySegment md, long... dims) {
+        MemorySegment slot = scope.slot();
+        Dnnl.check("dnnl_memory_desc_reshape",
+                dnnl_memory_desc_reshape(slot, md, dims.length, scope.arena().allocateFrom(ValueLayout.JAVA_LONG, dims)));
+        return scope.own(slot, "dnnl_memory_desc_destroy", h -> dnnl_memory_desc_destroy(h));
+    }
+
+    /** Attributes: user-managed scratchpad, plus the given eltwise post-ops in order. */
+    public MemorySegment attr(List<Eltwise> postOps) {
+        MemorySegment slot = scope.slot();
+        Dnnl.check("dnnl_primitive_attr_create", dnnl_primitive_attr_create(slot));
+        MemorySegment attr = scope.own(slot, "dnnl_primitive_attr_destroy", h -> dnnl_primitive_attr_destroy(h));
+        Dnnl.check("dnnl_primitive_attr_set_scratchpad_mode",
+                dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user()));
+        if (!postOps.isEmpty()) {
+            MemorySegment ps = scope.slot();
+            Dnnl.check("dnnl_post_ops_create", dnnl_post_ops_create(ps));
+            MemorySegment po = scope.own(ps, "dnnl_post_ops_destroy", h -> dnnl_post_ops_destroy(h));
+            for (Eltwise e : postOps) {
+                Dnnl.check("dnnl_post_ops_append_eltwise", dnnl_post_ops_append_eltwise(po, e.alg(), e.alpha(), e.beta()));
+            }
+            Dnnl.check("dnnl_primitive_attr_set_post_ops", dnnl_primitive_attr_set_post_ops(attr, po));
+        }
+        return attr;
+    }
+
+    private MemorySegment longs(long... v) {
+        return scope.arena().allocateFrom(ValueLayout.JAVA_LONG, v);
+    }
+
+    /**
+     * Convolution: {@code dilations} are oneDNN's (0 = dense, i.e. the layer's dilation minus one).
+     *
+     * @param bias the bias descriptor, or {@link MemorySegment#NULL}
+     */
+    public MemorySegment convolution(String layer, MemorySegment src, MemorySegment weights, MemorySegment bias,
+                                     MemorySegment dst, long[] strides, long[] dilations, long[] padL, long[] padR,
+                                     MemorySegment attr) {
+        MemorySegment slot = scope.slot();
+        Dnnl.check("dnnl_convolution_forward_primitive_desc_create",
+                dnnl_convolution_forward_primitive_desc_create(slot, engine, dnnl_forward_inference(),
+                        dnnl_convolution_direct(), src, weights, bias, dst, longs(strides), longs(dilations),
+                        longs(padL), longs(padR), attr), layer);
+        return scope.primitiveDesc(slot);
+    }
+
+    /** Pooling: {@code alg} is {@code dnnl_pooling_max} or one of the two average kinds. */
+    public MemorySegment pooling(String layer, int alg, MemorySegment src, MemorySegment dst, long[] strides,
+                                 long[] kernel, long[] dilations, long[] padL, long[] padR, MemorySegment attr) {
+        MemorySegment slot = scope.slot();
+        Dnnl.check("dnnl_pooling_forward_primitive_desc_create",
+                dnnl_pooling_forward_primitive_desc_create(slot, engine, dnnl_forward_inference(), alg, src, dst,
+                        longs(strides), longs(kernel), longs(dilations), longs(padL), longs(padR), attr), layer);
+        return scope.primitiveDesc(slot);
+    }
+
+    public MemorySegment innerProduct(String layer, MemorySegment src, MemorySegment weights, MemorySegment bias,
+                                      MemorySegment dst, MemorySegment attr) {
+        MemorySegment slot = scope.slot();
+        Dnnl.check("dnnl_inner_product_forward_primitive_desc_create",
+                dnnl_inner_product_forward_primitive_desc_create(slot, engine, dnnl_forward_inference(), src, weights,
+                        bias, dst, attr), layer);
+        return scope.primitiveDesc(slot);
+    }
+
+    public MemorySegment eltwise(String layer, Eltwise op, MemorySegment src, MemorySegment dst, MemorySegment attr) {
+        MemorySegment slot = scope.slot();
+        Dnnl.check("dnnl_eltwise_forward_primitive_desc_create",
+                dnnl_eltwise_forward_primitive_desc_create(slot, engine, dnnl_forward_inference(), op.alg(), src, dst,
+                        op.alpha(), op.beta(), attr), layer);
+        return scope.primitiveDesc(slot);
+    }
+
+    /** Softmax along {@code axis}; {@code log} selects log-softmax. */
+    public MemorySegment softmax(String layer, boolean log, MemorySegment src, MemorySegment dst, int axis, MemorySegment attr) {
+        MemorySegment slot = scope.slot();
+        Dnnl.check("dnnl_softmax_forward_primitive_desc_create",
+                dnnl_softmax_forward_primitive_desc_create(slot, engine, dnnl_forward_inference(),
+                        log ? dnnl_softmax_log() : dnnl_softmax_accurate(), src, dst, axis, attr), layer);
+        return scope.primitiveDesc(slot);
+    }
+
+    /** Batch normalization with the stored mean and variance, scale and shift. */
+    public MemorySegment batchNorm(String layer, MemorySegment src, MemorySegment dst, float epsilon, MemorySegment attr) {
+        MemorySegment slot = scope.slot();
+        int flags = dnnl_use_global_stats() | dnnl_use_scale() | dnnl_use_shift();
+        Dnnl.check("dnnl_batch_normalization_forward_primitive_desc_create",
+                dnnl_batch_normalization_forward_primitive_desc_create(slot, engine, dnnl_forward_inference(), src, dst,
+                        epsilon, flags, attr), layer);
+        return scope.primitiveDesc(slot);
+    }
+
+    public MemorySegment reorder(String what, MemorySegment src, MemorySegment dst, MemorySegment attr) {
+        MemorySegment slot = scope.slot();
+        Dnnl.check("dnnl_reorder_primitive_desc_create",
+                dnnl_reorder_primitive_desc_create(slot, src, engine, dst, engine, attr), what);
+        return scope.primitiveDesc(slot);
+    }
+
+    /** The descriptor a primitive descriptor chose for {@code what} (e.g. {@code dnnl_query_src_md()}); owned by {@code pd}. */
+    public static MemorySegment queryMd(MemorySegment pd, int what) {
+        return dnnl_primitive_desc_query_md(pd, what, 0);
+    }
+
+    /** The implementation oneDNN picked, as its verbose mode names it (e.g. {@code brg_conv_fwd:avx512_core}). */
+    public String implementation(MemorySegment pd) {
+        MemorySegment ptr = scope.slot();
+        Dnnl.check("dnnl_primitive_desc_query", dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str(), 0, ptr));
+        return ptr.get(ValueLayout.ADDRESS, 0).reinterpret(256).getString(0);
+    }
+
+    /** Bytes of scratchpad the primitive needs (0 if none). */
+    public static long scratchpadBytes(MemorySegment pd) {
+        MemorySegment md = queryMd(pd, dnnl_query_scratchpad_md());
+        return md.equals(MemorySegment.NULL) ? 0 : dnnl_memory_desc_get_size(md);
+    }
+}

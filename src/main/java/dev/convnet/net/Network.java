@@ -1,0 +1,102 @@
+package dev.convnet.net;
+
+import dev.convnet.layer.Layer;
+import dev.convnet.shape.Shape;
+import dev.convnet.shape.ShapeException;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * A sequential network: layers applied one after another. It knows nothing about input sizes
+ * until {@link #plan(Shape) planned} or {@link #compile(Shape, BackendKind) compiled} for an
+ * input shape (batch first, e.g. {@code [1, 3, 32, 32]}), which validates every layer.
+ *
+ * <p>Thread-safety: immutable; one network may be compiled many times, from several threads.
+ */
+public final class Network {
+    private final List<Layer> layers;
+
+    private Network(List<Layer> layers) {
+        this.layers = List.copyOf(layers);
+    }
+
+    /** A network of the given layers, in order. */
+    public static Network of(Layer... layers) {
+        return new Network(List.of(layers));
+    }
+
+    /** A network of the given layers, in order. */
+    public static Network of(List<? extends Layer> layers) {
+        return new Network(List.copyOf(layers));
+    }
+
+    /** The layers, in order. */
+    public List<Layer> layers() {
+        return layers;
+    }
+
+    /** A new network with {@code more} appended. */
+    public Network append(Layer... more) {
+        List<Layer> all = new ArrayList<>(layers);
+        all.addAll(List.of(more));
+        return new Network(all);
+    }
+
+    /**
+     * Validates every layer for {@code inputShape} (batch first) and reports each layer's output
+     * shape, parameter counts and neuron count.
+     *
+     * @throws ShapeException naming the layer (index and description), the rule and the numbers
+     */
+    public NetworkSummary plan(Shape inputShape) {
+        Objects.requireNonNull(inputShape, "inputShape");
+        List<NetworkSummary.Row> rows = new ArrayList<>(layers.size());
+        Shape current = inputShape;
+        int index = 1;
+        for (Layer layer : layers) {
+            Shape out;
+            try {
+                out = layer.outputShape(current);
+            } catch (ShapeException e) {
+                ShapeException wrapped = new ShapeException("layer " + index + " " + layer + " on input " + current
+                        + ": " + e.getMessage());
+                wrapped.initCause(e);
+                throw wrapped;
+            }
+            rows.add(new NetworkSummary.Row(index, layer, current, out));
+            current = out;
+            index++;
+        }
+        return new NetworkSummary(inputShape, rows);
+    }
+
+    /**
+     * Plans the network for {@code inputShape} and prepares it on {@code backend}, using as many
+     * threads as there are processors (where the backend uses threads).
+     *
+     * @throws ShapeException                if a layer does not fit the input
+     * @throws UnsupportedOperationException if the backend is not available
+     */
+    public Session compile(Shape inputShape, BackendKind backend) {
+        return compile(inputShape, backend, Runtime.getRuntime().availableProcessors());
+    }
+
+    /**
+     * As {@link #compile(Shape, BackendKind)}, with {@code threads} worker threads (≥ 1; the
+     * reference backend always uses the calling thread).
+     */
+    public Session compile(Shape inputShape, BackendKind backend, int threads) {
+        Objects.requireNonNull(backend, "backend");
+        if (threads < 1) {
+            throw new IllegalArgumentException("threads = " + threads + " must be ≥ 1");
+        }
+        return SessionFactory.create(plan(inputShape), backend, threads);
+    }
+
+    @Override
+    public String toString() {
+        return "Network" + layers;
+    }
+}
