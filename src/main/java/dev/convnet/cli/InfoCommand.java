@@ -1,5 +1,7 @@
 package dev.convnet.cli;
 
+import dev.convnet.net.BackendKind;
+import dev.convnet.net.Backends;
 import dev.convnet.onednn.OneDnn;
 import dev.convnet.onednn.OneDnnInfo;
 import java.io.PrintWriter;
@@ -21,9 +23,9 @@ final class InfoCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
-        BackendOption.Choice choice = backend.resolve();
-        OneDnnInfo i = choice.kind() == BackendOption.Kind.ONEDNN ? OneDnn.require() : null;
-        out.printf("backend:      %s (%s)%n", choice.kind().id(), choice.why());
+        Backends.Choice choice = backend.resolve();
+        OneDnnInfo i = choice.kind() == BackendKind.ONEDNN ? OneDnn.require() : null;
+        out.printf("backend:      %s (%s)%n", choice.kind().name().toLowerCase(java.util.Locale.ROOT), choice.reason());
         if (i != null) {
             out.printf("oneDNN:       %s (git %s)%n", i.version(), i.gitHash());
             out.printf("CPU ISA:      %s%n", i.effectiveIsa());
@@ -31,7 +33,7 @@ final class InfoCommand implements Callable<Integer> {
             out.printf("threads:      %d%n", i.maxThreads());
             out.printf("library:      %s (%s)%n", i.libraryPath(), i.source());
         } else {
-            out.printf("kernels:      %s%n", choice.kind() == BackendOption.Kind.JAVA
+            out.printf("kernels:      %s%n", choice.kind() == BackendKind.JAVA
                     ? "pure Java (im2col + blocked SGEMM, auto-vectorized by C2)"
                     : "pure Java reference (the lecture's equations as direct loops, double accumulation)");
             out.printf("threads:      %d%n", Runtime.getRuntime().availableProcessors());

@@ -77,7 +77,7 @@ public final class Network {
      * threads as there are processors (where the backend uses threads).
      *
      * @throws ShapeException                if a layer does not fit the input
-     * @throws UnsupportedOperationException if the backend is not available
+     * @throws dev.convnet.onednn.NativeLibraryException if the backend is oneDNN and it cannot be loaded
      */
     public Session compile(Shape inputShape, BackendKind backend) {
         return compile(inputShape, backend, Runtime.getRuntime().availableProcessors());
@@ -89,10 +89,28 @@ public final class Network {
      */
     public Session compile(Shape inputShape, BackendKind backend, int threads) {
         Objects.requireNonNull(backend, "backend");
-        if (threads < 1) {
-            throw new IllegalArgumentException("threads = " + threads + " must be ≥ 1");
-        }
-        return SessionFactory.create(plan(inputShape), backend, threads);
+        return compile(inputShape, SessionOptions.defaults().withBackend(backend).withThreads(threads));
+    }
+
+    /**
+     * Plans the network for {@code inputShape} and prepares it on the automatically chosen backend
+     * ({@link Backends}: oneDNN when it loads, else Java), with every core and fusion on.
+     */
+    public Session compile(Shape inputShape) {
+        return compile(inputShape, SessionOptions.defaults());
+    }
+
+    /**
+     * Plans the network for {@code inputShape} and prepares it as {@code options} say. On oneDNN this creates
+     * every primitive once; runs then only execute them.
+     *
+     * @throws ShapeException if a layer does not fit the input
+     * @throws dev.convnet.onednn.NativeLibraryException if oneDNN is demanded and cannot be loaded
+     * @throws dev.convnet.onednn.OneDnnException if oneDNN refuses a primitive
+     */
+    public Session compile(Shape inputShape, SessionOptions options) {
+        Objects.requireNonNull(options, "options");
+        return SessionFactory.create(plan(inputShape), options);
     }
 
     @Override

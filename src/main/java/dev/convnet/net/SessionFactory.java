@@ -2,6 +2,7 @@ package dev.convnet.net;
 
 import dev.convnet.internal.jvm.JavaKernels;
 import dev.convnet.internal.kernels.KernelSession;
+import dev.convnet.internal.onednn.OneDnnSession;
 import dev.convnet.internal.reference.ReferenceKernels;
 
 /**
@@ -13,9 +14,11 @@ final class SessionFactory {
     private SessionFactory() {
     }
 
-    static Session create(NetworkSummary plan, BackendKind backend, int threads) {
+    static Session create(NetworkSummary plan, SessionOptions options) {
+        BackendKind backend = Backends.resolve(options.backend());
+        int threads = options.threads();
         return switch (backend) {
-            case ONEDNN -> throw new UnsupportedOperationException("oneDNN backend: see issue 4");
+            case ONEDNN -> new OneDnnSession(plan, threads, options.fusion(), () -> new JavaKernels(threads));
             case JAVA -> KernelSession.open(plan, backend, new JavaKernels(threads));
             case REFERENCE -> KernelSession.open(plan, backend, new ReferenceKernels());
         };

@@ -6,6 +6,8 @@ import dev.convnet.net.Session;
 import dev.convnet.shape.Shape;
 import dev.convnet.shape.ShapeException;
 import dev.convnet.tensor.Tensor;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -121,6 +123,44 @@ public final class KernelSession implements Session {
         } finally {
             read.unlock();
         }
+    }
+
+    @Override
+    public void run(float[] input, float[] output) {
+        if (output.length != sizes[sizes.length - 1]) {
+            throw new ShapeException("output of " + output.length + " floats differs from the compiled output shape "
+                    + plan.outputShape() + " (" + sizes[sizes.length - 1] + " floats)");
+        }
+        float[] result = run(input);
+        System.arraycopy(result, 0, output, 0, output.length);
+    }
+
+    @Override
+    public void run(MemorySegment input, MemorySegment output) {
+        long in = (long) sizes[0] * Float.BYTES;
+        long out = (long) sizes[sizes.length - 1] * Float.BYTES;
+        if (input.byteSize() != in || output.byteSize() != out) {
+            throw new ShapeException("segments of " + input.byteSize() + " and " + output.byteSize()
+                    + " bytes differ from the compiled shapes " + plan.inputShape() + " (" + in + " bytes) and "
+                    + plan.outputShape() + " (" + out + " bytes)");
+        }
+        if (output.isReadOnly()) {
+            throw new IllegalArgumentException("output segment is read-only");
+        }
+        float[] result = run(input.toArray(ValueLayout.JAVA_FLOAT));
+        MemorySegment.copy(result, 0, output, ValueLayout.JAVA_FLOAT, 0, result.length);
+    }
+
+    @Override
+    public String plan() {
+        StringBuilder sb = new StringBuilder(backend == BackendKind.JAVA
+                ? "Java backend plan (im2col + blocked SGEMM for convolutions, parallel kernels elsewhere)"
+                : "reference backend plan (the lecture's equations as direct loops, double accumulation)");
+        sb.append(" for input ").append(plan.inputShape()).append(" → output ").append(plan.outputShape()).append('\n');
+        for (NetworkSummary.Row row : plan.rows()) {
+            sb.append(String.format("%-3d %-44s %s → %s%n", row.index(), row.layer(), row.inputShape(), row.outputShape()));
+        }
+        return sb.toString();
     }
 
     @Override

@@ -80,17 +80,43 @@ public final class Primitives {
     /**
      * Convolution: {@code dilations} are oneDNN's (0 = dense, i.e. the layer's dilation minus one).
      *
+     * <p>oneDNN 3.8.1's {@code brg_conv_fwd} kernels fail on two kinds of geometry, found by this project's
+     * property tests and reproduced in plain C: with one input channel per group and a stride above 1 they
+     * compute wrong outputs (52 of 297 such one-channel 1-D geometries differ from a direct loop; none with 2
+     * or more channels), and when the padding on a side reaches the dilated kernel span, so that whole outputs
+     * see only padding (the lecture's "same" padding at stride > 1), they can crash the process. For those
+     * geometries this skips to oneDNN's next implementation; if there is none, it returns {@code null} and the
+     * caller runs the Java kernel instead.
+     *
      * @param bias the bias descriptor, or {@link MemorySegment#NULL}
+     * @param oneChannelPerGroup whether each group sees exactly one input channel
+     * @param kernel the kernel's spatial sizes
+     * @return the primitive descriptor, or {@code null} if only the faulty implementation would run it
      */
     public MemorySegment convolution(String layer, MemorySegment src, MemorySegment weights, MemorySegment bias,
                                      MemorySegment dst, long[] strides, long[] dilations, long[] padL, long[] padR,
-                                     MemorySegment attr) {
+                                     MemorySegment attr, boolean oneChannelPerGroup, long[] kernel) {
         MemorySegment slot = scope.slot();
         Dnnl.check("dnnl_convolution_forward_primitive_desc_create",
                 dnnl_convolution_forward_primitive_desc_create(slot, engine, dnnl_forward_inference(),
                         dnnl_convolution_direct(), src, weights, bias, dst, longs(strides), longs(dilations),
                         longs(padL), longs(padR), attr), layer);
-        return scope.primitiveDesc(slot);
+        MemorySegment pd = scope.primitiveDesc(slot);
+        boolean strided = false;
+        boolean paddingOnly = false;
+        for (int i = 0; i < strides.length; i++) {
+            strided |= strides[i] > 1;
+            long span = (kernel[i] - 1) * (dilations[i] + 1) + 1;
+            paddingOnly |= padL[i] >= span || padR[i] >= span;
+        }
+        if ((oneChannelPerGroup && strided) || paddingOnly) {
+            while (implementation(pd).contains("brg_conv_fwd")) {
+                int status = dnnl_primitive_desc_next_impl(pd);
+                if (status == dnnl_last_impl_reached()) return null;
+                Dnnl.check("dnnl_primitive_desc_next_impl", status, layer);
+            }
+        }
+        return pd;
     }
 
     /** Pooling: {@code alg} is {@code dnnl_pooling_max} or one of the two average kinds. */

@@ -1,0 +1,138 @@
+package dev.convnet.internal.onednn;
+
+import static dev.convnet.onednn.bindings.dnnl_h.*;
+
+import dev.convnet.internal.onednn.OneDnnPlan.Step;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Everything one run of a {@link OneDnnPlan} needs for itself: a stream, the two ping-pong activation buffers,
+ * a scratchpad, staging buffers for {@code float[]} input and output, and per step the memory objects and the
+ * {@code dnnl_exec_arg_t} array. Built once, reused by one run at a time (see
+ * {@link dev.convnet.internal.exec.ContextPool}); a run allocates nothing.
+ *
+ * <p>Not thread-safe: one run at a time.
+ */
+final class OneDnnContext implements AutoCloseable {
+    private final NativeScope scope = new NativeScope();
+    private final OneDnnPlan plan;
+    final MemorySegment stream;
+    final MemorySegment stagingIn;
+    final MemorySegment stagingOut;
+    private final MemorySegment[] slots = new MemorySegment[4];
+    final MemorySegment[] args;
+    final int[] nargs;
+    /** Memory objects whose data handle is the caller's input (resp. output), set at every run. */
+    final MemorySegment[] inputMemories;
+    final MemorySegment[] outputMemories;
+    /** Per Java step, arrays of exactly its input and output sizes (the kernels' contract); null for oneDNN steps. */
+    final float[][] javaIn;
+    final float[][] javaOut;
+
+    OneDnnContext(OneDnnPlan plan) {
+        this.plan = plan;
+        try {
+            stream = scope.stream(plan.engine);
+            var arena = scope.arena();
+            stagingIn = arena.allocate(plan.inputShape.elementCount() * Float.BYTES, 64);
+            stagingOut = arena.allocate(plan.outputShape.elementCount() * Float.BYTES, 64);
+            for (int s = OneDnnPlan.A; s <= OneDnnPlan.B; s++) {
+                slots[s] = arena.allocate(Math.max(plan.slotBytes[s], 64), 64);
+            }
+            MemorySegment scratch = plan.scratchpadBytes == 0 ? MemorySegment.NULL
+                    : arena.allocate(plan.scratchpadBytes, 64);
+            List<MemorySegment> ins = new ArrayList<>();
+            List<MemorySegment> outs = new ArrayList<>();
+            int n = plan.steps.size();
+            args = new MemorySegment[n];
+            nargs = new int[n];
+            javaIn = new float[n][];
+            javaOut = new float[n][];
+            for (int i = 0; i < n; i++) {
+                Step st = plan.steps.get(i);
+                if (st.isJava()) {
+                    javaIn[i] = new float[Math.toIntExact(st.srcElements)];
+                    javaOut[i] = new float[Math.toIntExact(st.dstElements)];
+                    continue;
+                }
+                MemorySegment src = memoryFor(st.srcMd, st.srcSlot, ins, outs);
+                MemorySegment dst = memoryFor(st.dstMd, st.dstSlot, ins, outs);
+                List<Object> pairs = new ArrayList<>();
+                boolean reorder = st.primitive.equals("reorder");
+                pairs.add(reorder ? DNNL_ARG_FROM() : DNNL_ARG_SRC());
+                pairs.add(src);
+                pairs.add(reorder ? DNNL_ARG_TO() : DNNL_ARG_DST());
+                pairs.add(dst);
+                for (OneDnnPlan.Constant c : st.constants) {
+                    pairs.add(c.arg());
+                    pairs.add(c.memory());
+                }
+                if (st.scratchMd != null) {
+                    pairs.add(DNNL_ARG_SCRATCHPAD());
+                    pairs.add(scope.memory(st.scratchMd, plan.engine, scratch));
+                }
+                args[i] = Dnnl.execArgs(arena, pairs.toArray());
+                nargs[i] = pairs.size() / 2;
+            }
+            inputMemories = ins.toArray(MemorySegment[]::new);
+            outputMemories = outs.toArray(MemorySegment[]::new);
+        } catch (RuntimeException e) {
+            scope.close();
+            throw e;
+        }
+    }
+
+    private MemorySegment memoryFor(MemorySegment md, int slot, List<MemorySegment> ins, List<MemorySegment> outs) {
+        if (slot == OneDnnPlan.IN) {
+            MemorySegment m = scope.memory(md, plan.engine, stagingIn);
+            ins.add(m);
+            return m;
+        }
+        if (slot == OneDnnPlan.OUT) {
+            MemorySegment m = scope.memory(md, plan.engine, stagingOut);
+            outs.add(m);
+            return m;
+        }
+        return scope.memory(md, plan.engine, slots[slot]);
+    }
+
+    /** The buffer behind an activation slot for this run. */
+    MemorySegment slot(int slot, MemorySegment in, MemorySegment out) {
+        return switch (slot) {
+            case OneDnnPlan.IN -> in;
+            case OneDnnPlan.OUT -> out;
+            default -> slots[slot];
+        };
+    }
+
+    /** Runs every step: {@code in} and {@code out} are the caller's (or the staging) buffers. */
+    void execute(MemorySegment in, MemorySegment out) {
+        omp_set_num_threads(plan.threads);
+        for (MemorySegment m : inputMemories) Dnnl.check("dnnl_memory_set_data_handle", dnnl_memory_set_data_handle(m, in));
+        for (MemorySegment m : outputMemories) Dnnl.check("dnnl_memory_set_data_handle", dnnl_memory_set_data_handle(m, out));
+        List<Step> steps = plan.steps;
+        for (int i = 0; i < steps.size(); i++) {
+            Step st = steps.get(i);
+            if (st.isJava()) {
+                Dnnl.check("dnnl_stream_wait", dnnl_stream_wait(stream));
+                MemorySegment src = slot(st.srcSlot, in, out);
+                MemorySegment dst = slot(st.dstSlot, in, out);
+                MemorySegment.copy(src, ValueLayout.JAVA_FLOAT, 0, javaIn[i], 0, javaIn[i].length);
+                st.javaKernel.forward(javaIn[i], javaOut[i]);
+                MemorySegment.copy(javaOut[i], 0, dst, ValueLayout.JAVA_FLOAT, 0, javaOut[i].length);
+                continue;
+            }
+            int status = dnnl_primitive_execute(st.handle, stream, nargs[i], args[i]);
+            if (status != 0) Dnnl.check("dnnl_primitive_execute", status, st.layer);
+        }
+        Dnnl.check("dnnl_stream_wait", dnnl_stream_wait(stream));
+    }
+
+    @Override
+    public void close() {
+        scope.close();
+    }
+}

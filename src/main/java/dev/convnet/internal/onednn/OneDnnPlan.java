@@ -1,0 +1,440 @@
+package dev.convnet.internal.onednn;
+
+import static dev.convnet.onednn.bindings.dnnl_h.*;
+
+import dev.convnet.internal.kernels.LayerKernel;
+import dev.convnet.internal.onednn.Primitives.Eltwise;
+import dev.convnet.layer.Activation;
+import dev.convnet.layer.AvgPool2d;
+import dev.convnet.layer.BatchNorm;
+import dev.convnet.layer.Conv1d;
+import dev.convnet.layer.Conv2d;
+import dev.convnet.layer.DepthPool;
+import dev.convnet.layer.Flatten;
+import dev.convnet.layer.GlobalPool2d;
+import dev.convnet.layer.Layer;
+import dev.convnet.layer.Linear;
+import dev.convnet.layer.MaxPool2d;
+import dev.convnet.layer.PoolKind;
+import dev.convnet.layer.Softmax;
+import dev.convnet.shape.ConvAxis;
+import dev.convnet.shape.Geometry2d;
+import dev.convnet.shape.Shape;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.BiFunction;
+
+/**
+ * A sequential network compiled into oneDNN primitives for one input shape.
+ *
+ * <p>Compiling creates every primitive descriptor and primitive once, with {@code format_tag_any} so oneDNN
+ * chooses the layouts (blocked ones such as {@code aBcd16b}, i.e. nChw16c); each layer's source is the
+ * previous layer's destination, so reorders happen only where a primitive wants another layout, and at the
+ * network's input and output. Weights are reordered into the chosen layouts once, here. Convolution and inner
+ * product absorb a following batch normalization (folded into the weights) and eltwise activations
+ * (post-ops) unless fusion is off. Layers oneDNN has no primitive for (pooling across depth) run the Java
+ * kernel, on plain layouts, and the plan says so.
+ *
+ * <p>Activations live in two ping-pong buffers per execution context ({@link #slotBytes}), plus the caller's
+ * input and output. Scratchpads are in oneDNN's user mode, sized here ({@link #scratchpadBytes}) and
+ * allocated per context, so concurrent runs never share one.
+ *
+ * <p>Built by one thread; immutable afterwards and safe to share between the threads that run it.
+ */
+final class OneDnnPlan {
+    /** Activation slots: the caller's input and output, and two ping-pong buffers. */
+    static final int IN = 0, OUT = 1, A = 2, B = 3;
+
+    /** Where an activation lives and in which layout. {@code producer} is the step that writes it, or -1. */
+    private record Act(MemorySegment md, int slot, Shape shape, int producer) {}
+
+    /** A constant operand of a primitive: weights, bias, batch-norm statistics. */
+    record Constant(int arg, MemorySegment memory) {}
+
+    /** One execution step: a oneDNN primitive, or a Java kernel on plain layouts. */
+    static final class Step {
+        final String layer;
+        final String primitive;
+        final String implementation;
+        final String formats;
+        final String fused;
+        final MemorySegment handle; // the primitive; NULL for a Java step
+        final MemorySegment srcMd, dstMd, scratchMd;
+        final int srcSlot;
+        int dstSlot;
+        final List<Constant> constants;
+        final LayerKernel javaKernel;
+        final long srcElements, dstElements;
+
+        Step(String layer, String primitive, String implementation, String formats, String fused, MemorySegment handle,
+             MemorySegment srcMd, MemorySegment dstMd, MemorySegment scratchMd, int srcSlot, int dstSlot,
+             List<Constant> constants, LayerKernel javaKernel, long srcElements, long dstElements) {
+            this.layer = layer;
+            this.primitive = primitive;
+            this.implementation = implementation;
+            this.formats = formats;
+            this.fused = fused;
+            this.handle = handle;
+            this.srcMd = srcMd;
+            this.dstMd = dstMd;
+            this.scratchMd = scratchMd;
+            this.srcSlot = srcSlot;
+            this.dstSlot = dstSlot;
+            this.constants = constants;
+            this.javaKernel = javaKernel;
+            this.srcElements = srcElements;
+            this.dstElements = dstElements;
+        }
+
+        boolean isJava() {
+            return javaKernel != null;
+        }
+    }
+
+    final NativeScope scope;
+    final MemorySegment engine;
+    final Shape inputShape;
+    final Shape outputShape;
+    final MemorySegment inputMd;
+    final MemorySegment outputMd;
+    final List<Step> steps = new ArrayList<>();
+    final long[] slotBytes = new long[4];
+    long scratchpadBytes;
+    final int threads;
+    final boolean fusion;
+
+    private final Primitives prims;
+    private final BiFunction<Layer, Shape, LayerKernel> javaKernels;
+
+    /**
+     * Compiles {@code layers} for {@code input}. The caller owns {@code scope} and closes it on failure.
+     *
+     * @param javaKernels makes the Java kernel for a layer oneDNN has no primitive for
+     */
+    OneDnnPlan(NativeScope scope, List<Layer> layers, Shape input, int threads, boolean fusion,
+               BiFunction<Layer, Shape, LayerKernel> javaKernels) {
+        this.scope = scope;
+        this.threads = threads;
+        this.fusion = fusion;
+        this.javaKernels = javaKernels;
+        this.engine = scope.cpuEngine();
+        this.prims = new Primitives(scope, engine);
+        this.inputShape = input;
+        this.inputMd = prims.plain(longs(input));
+        Act cur = new Act(inputMd, IN, input, -1);
+        for (int i = 0; i < layers.size(); i++) {
+            Layer layer = layers.get(i);
+            String name = "#" + (i + 1) + " " + layer;
+            // Fusion: fold a following BatchNorm into a Conv2d, then absorb following activations as post-ops.
+            List<Activation> post = new ArrayList<>();
+            if (fusion && (layer instanceof Conv2d || layer instanceof Conv1d || layer instanceof Linear)) {
+                while (i + 1 < layers.size()) {
+                    Layer next = layers.get(i + 1);
+                    if (next instanceof BatchNorm bn && layer instanceof Conv2d conv && post.isEmpty()) {
+                        layer = bn.foldInto(conv);
+                        name += " + " + bn;
+                    } else if (next instanceof Activation act) {
+                        post.add(act);
+                        name += " + " + act;
+                    } else {
+                        break;
+                    }
+                    i++;
+                }
+            }
+            boolean nextIsLinear = i + 1 < layers.size() && layers.get(i + 1) instanceof Linear;
+            cur = compileLayer(name, layer, post, cur, nextIsLinear);
+        }
+        this.outputShape = cur.shape();
+        this.outputMd = prims.plain(longs(outputShape));
+        if (cur.producer() >= 0 && MemoryFormats.same(cur.md(), outputMd) && cur.slot() != IN) {
+            steps.get(cur.producer()).dstSlot = OUT; // the last layer writes straight into the caller's output
+        } else {
+            reorder("output", cur, outputMd, OUT);
+        }
+    }
+
+    private static long[] longs(Shape s) {
+        long[] d = new long[s.rank()];
+        for (int i = 0; i < d.length; i++) d[i] = s.dim(i);
+        return d;
+    }
+
+    private static int other(int slot) {
+        return slot == A ? B : A;
+    }
+
+    private Act add(Step step, Act from, MemorySegment dstMd, int dstSlot, Shape dstShape) {
+        steps.add(step);
+        slotBytes[from.slot()] = Math.max(slotBytes[from.slot()], MemoryFormats.bytes(from.md()));
+        slotBytes[dstSlot] = Math.max(slotBytes[dstSlot], MemoryFormats.bytes(dstMd));
+        if (step.scratchMd != null) scratchpadBytes = Math.max(scratchpadBytes, MemoryFormats.bytes(step.scratchMd));
+        return new Act(dstMd, dstSlot, dstShape, steps.size() - 1);
+    }
+
+    /** Adds a reorder of {@code from} into layout {@code md} in {@code slot}. */
+    private Act reorder(String why, Act from, MemorySegment md, int slot) {
+        MemorySegment pd = prims.reorder(why, from.md(), md, prims.attr(List.of()));
+        return addPrimitive("reorder (" + why + ")", "reorder", pd, from, md, slot, from.shape(), List.of(), "");
+    }
+
+    /** Brings {@code cur} into layout {@code md}, adding a reorder only if the layouts differ. */
+    private Act into(String why, Act cur, MemorySegment md) {
+        return MemoryFormats.same(cur.md(), md) ? cur : reorder(why, cur, md, other(cur.slot()));
+    }
+
+    private Act addPrimitive(String layer, String kind, MemorySegment pd, Act src, MemorySegment dstMd, int dstSlot,
+                             Shape dstShape, List<Constant> constants, String fused) {
+        MemorySegment scratch = Primitives.queryMd(pd, dnnl_query_scratchpad_md());
+        if (scratch.equals(MemorySegment.NULL) || MemoryFormats.bytes(scratch) == 0) scratch = null;
+        String formats = MemoryFormats.describe(src.md()) + " → " + MemoryFormats.describe(dstMd);
+        for (Constant c : constants) {
+            if (c.arg() == DNNL_ARG_WEIGHTS()) {
+                formats += ", weights " + MemoryFormats.describe(dnnl_memory_get_memory_desc_md(c.memory()));
+            }
+        }
+        Step step = new Step(layer, kind, prims.implementation(pd), formats, fused, scope.primitive(pd), src.md(), dstMd,
+                scratch, src.slot(), dstSlot, constants, null, src.shape().elementCount(), dstShape.elementCount());
+        return add(step, src, dstMd, dstSlot, dstShape);
+    }
+
+    private static MemorySegment dnnl_memory_get_memory_desc_md(MemorySegment memory) {
+        try (var a = java.lang.foreign.Arena.ofConfined()) {
+            MemorySegment slot = a.allocate(ValueLayout.ADDRESS);
+            Dnnl.check("dnnl_memory_get_memory_desc", dnnl_memory_get_memory_desc(memory, slot));
+            return slot.get(ValueLayout.ADDRESS, 0);
+        }
+    }
+
+    /** A constant held by the session: user data in a plain layout, reordered once into {@code md} if that differs. */
+    private Constant constant(int arg, float[] data, MemorySegment userMd, MemorySegment md) {
+        MemorySegment user = scope.arena().allocateFrom(ValueLayout.JAVA_FLOAT, data);
+        MemorySegment userMem = scope.memory(userMd, engine, user);
+        if (MemoryFormats.same(userMd, md)) return new Constant(arg, userMem);
+        MemorySegment buf = scope.arena().allocate(MemoryFormats.bytes(md), 64);
+        MemorySegment mem = scope.memory(md, engine, buf);
+        MemorySegment pd = prims.reorder("weights", userMd, md, MemorySegment.NULL);
+        MemorySegment reorder = scope.primitive(pd);
+        MemorySegment stream = scope.stream(engine);
+        Dnnl.executeAndWait(reorder, stream,
+                Dnnl.execArgs(scope.arena(), DNNL_ARG_FROM(), userMem, DNNL_ARG_TO(), mem), "weights reorder");
+        return new Constant(arg, mem);
+    }
+
+    private static float[] floats(double[] d) {
+        float[] f = new float[d.length];
+        for (int i = 0; i < d.length; i++) f[i] = (float) d[i];
+        return f;
+    }
+
+    private static Eltwise eltwise(Activation a) {
+        return switch (a.function()) {
+            case RELU -> new Eltwise(dnnl_eltwise_relu(), 0f, 0f, "relu");
+            case LEAKY_RELU -> new Eltwise(dnnl_eltwise_relu(), a.alpha(), 0f, "leaky_relu(" + a.alpha() + ")");
+            case SIGMOID -> new Eltwise(dnnl_eltwise_logistic(), 0f, 0f, "logistic");
+            case TANH -> new Eltwise(dnnl_eltwise_tanh(), 0f, 0f, "tanh");
+            case ELU -> new Eltwise(dnnl_eltwise_elu(), a.alpha(), 0f, "elu(" + a.alpha() + ")");
+            case GELU -> new Eltwise(dnnl_eltwise_gelu_erf(), 0f, 0f, "gelu_erf");
+        };
+    }
+
+    private static String fusedNames(List<Activation> post) {
+        return String.join(", ", post.stream().map(a -> eltwise(a).name()).toList());
+    }
+
+    private Act compileLayer(String name, Layer layer, List<Activation> post, Act cur, boolean nextIsLinear) {
+        Shape in = cur.shape();
+        Shape outShape = layer.outputShape(in);
+        List<Eltwise> postOps = post.stream().map(OneDnnPlan::eltwise).toList();
+        return switch (layer) {
+            case Conv2d c -> {
+                Geometry2d g = c.geometry(in);
+                ConvAxis h = g.height(), w = g.width();
+                yield convolution(name, c, cur, outShape, c.groups(), c.outChannels(), c.inChannels(),
+                        new long[] {c.kernelHeight(), c.kernelWidth()}, c.weights(), c.bias().orElse(null),
+                        new long[] {h.stride(), w.stride()}, new long[] {h.dilation() - 1, w.dilation() - 1},
+                        new long[] {h.padBefore(), w.padBefore()}, new long[] {h.padAfter(), w.padAfter()}, postOps, post);
+            }
+            case Conv1d c -> {
+                ConvAxis x = c.geometry(in);
+                float[] wts = c.weights();
+                if (c.trueConvolution()) wts = flipLastAxis(wts, c.kernelSize());
+                yield convolution(name, c, cur, outShape, c.groups(), c.outChannels(), c.inChannels(),
+                        new long[] {c.kernelSize()}, wts, c.bias().orElse(null), new long[] {x.stride()},
+                        new long[] {x.dilation() - 1}, new long[] {x.padBefore()}, new long[] {x.padAfter()}, postOps, post);
+            }
+            case MaxPool2d p -> pooling(name, cur, outShape, dnnl_pooling_max(), p.geometry(in));
+            case AvgPool2d p -> {
+                Geometry2d g = p.geometry(in);
+                if (p.countIncludePad() && p.ceilMode() && ceilOverrun(g)) {
+                    // oneDNN would count the ceil-mode overrun as padding too; the lecture's reference does not.
+                    yield javaStep(name, layer, cur, outShape,
+                            "Java (oneDNN would count the ceil-mode overrun as padding)");
+                }
+                yield pooling(name, cur, outShape,
+                        p.countIncludePad() ? dnnl_pooling_avg_include_padding() : dnnl_pooling_avg_exclude_padding(), g);
+            }
+            case GlobalPool2d p -> {
+                int alg = p.poolKind() == PoolKind.MAX ? dnnl_pooling_max() : dnnl_pooling_avg_exclude_padding();
+                MemorySegment dst = prims.any(longs(outShape));
+                long[] k = {in.dim(2), in.dim(3)};
+                MemorySegment pd = prims.pooling(name, alg, cur.md(), dst, new long[] {1, 1}, k, new long[] {0, 0},
+                        new long[] {0, 0}, new long[] {0, 0}, prims.attr(List.of()));
+                yield addPrimitive(name, "pooling", pd, cur, Primitives.queryMd(pd, dnnl_query_dst_md()),
+                        other(cur.slot()), outShape, List.of(), "");
+            }
+            case Activation a -> activation(name, a, cur);
+            case Softmax s -> {
+                MemorySegment pd = prims.softmax(name, false, cur.md(), cur.md(), 1, prims.attr(List.of()));
+                yield addPrimitive(name, "softmax", pd, cur, Primitives.queryMd(pd, dnnl_query_dst_md()),
+                        other(cur.slot()), outShape, List.of(), "");
+            }
+            case BatchNorm bn -> {
+                MemorySegment pd = prims.batchNorm(name, cur.md(), cur.md(), (float) bn.epsilon(), prims.attr(List.of()));
+                MemorySegment cmd = prims.plain(bn.channels());
+                // Scale and shift carry γ and β; mean and variance are the stored statistics.
+                List<Constant> cs = List.of(
+                        constant(DNNL_ARG_MEAN(), bn.mean(), cmd, cmd),
+                        constant(DNNL_ARG_VARIANCE(), bn.variance(), cmd, cmd),
+                        constant(DNNL_ARG_SCALE(), bn.gamma(), cmd, cmd),
+                        constant(DNNL_ARG_SHIFT(), bn.beta(), cmd, cmd));
+                yield addPrimitive(name, "batch_normalization", pd, cur, Primitives.queryMd(pd, dnnl_query_dst_md()),
+                        other(cur.slot()), outShape, cs, "");
+            }
+            case Linear l -> innerProduct(name, l, cur, outShape, postOps, post);
+            case Flatten f -> {
+                if (nextIsLinear && in.rank() > 2) {
+                    // The inner product reads the 4-D activation in whatever layout it has: no copy, no reorder.
+                    yield new Act(cur.md(), cur.slot(), outShape, cur.producer());
+                }
+                Act plain = into("flatten", cur, prims.plain(longs(in)));
+                yield new Act(prims.reshape(plain.md(), longs(outShape)), plain.slot(), outShape, plain.producer());
+            }
+            case DepthPool d -> javaStep(name, layer, cur, outShape, "Java (oneDNN has no pooling across channels)");
+        };
+    }
+
+    /** True if ceil mode makes a window reach past the explicit end padding on some axis. */
+    private static boolean ceilOverrun(Geometry2d g) {
+        for (ConvAxis a : new ConvAxis[] {g.height(), g.width()}) {
+            long needed = (long) (a.output() - 1) * a.stride() + a.effectiveKernel() - a.input() - a.padBefore();
+            if (needed > a.padAfter()) return true;
+        }
+        return false;
+    }
+
+    private static float[] flipLastAxis(float[] w, int k) {
+        float[] f = new float[w.length];
+        for (int base = 0; base < w.length; base += k) {
+            for (int i = 0; i < k; i++) f[base + i] = w[base + k - 1 - i];
+        }
+        return f;
+    }
+
+    /** The convolution on the Java kernel, then its activations as oneDNN eltwise primitives. */
+    private Act javaConvolution(String name, Layer conv, Act cur, Shape outShape, List<Activation> post) {
+        Act a = javaStep(name, conv, cur, outShape,
+                "Java (no correct oneDNN 3.8.1 implementation for this geometry, see Primitives.convolution)");
+        for (Activation act : post) a = activation(name + " activation", act, a);
+        return a;
+    }
+
+    private Act activation(String name, Activation act, Act cur) {
+        MemorySegment pd = prims.eltwise(name, eltwise(act), cur.md(), cur.md(), prims.attr(List.of()));
+        return addPrimitive(name, "eltwise", pd, cur, Primitives.queryMd(pd, dnnl_query_dst_md()),
+                other(cur.slot()), cur.shape(), List.of(), "");
+    }
+
+    private Act convolution(String name, Layer layer, Act cur, Shape outShape, int groups, int oc, int ic, long[] kernel,
+                            float[] weights, float[] bias, long[] strides, long[] dil, long[] padL, long[] padR,
+                            List<Eltwise> postOps, List<Activation> post) {
+        int sp = kernel.length;
+        long[] wDims;
+        if (groups == 1) {
+            wDims = new long[2 + sp];
+            wDims[0] = oc;
+            wDims[1] = ic;
+            System.arraycopy(kernel, 0, wDims, 2, sp);
+        } else {
+            wDims = new long[3 + sp];
+            wDims[0] = groups;
+            wDims[1] = oc / groups;
+            wDims[2] = ic / groups;
+            System.arraycopy(kernel, 0, wDims, 3, sp);
+        }
+        MemorySegment srcAny = prims.any(longs(cur.shape()));
+        MemorySegment wAny = prims.any(wDims);
+        MemorySegment bMd = bias == null ? MemorySegment.NULL : prims.plain(oc);
+        MemorySegment dstAny = prims.any(longs(outShape));
+        MemorySegment pd = prims.convolution(name, srcAny, wAny, bMd, dstAny, strides, dil, padL, padR, prims.attr(postOps),
+                ic / groups == 1, kernel);
+        if (pd == null) return javaConvolution(name, layer, cur, outShape, post);
+        Act src = into("input of " + name, cur, Primitives.queryMd(pd, dnnl_query_src_md()));
+        List<Constant> cs = new ArrayList<>();
+        cs.add(constant(DNNL_ARG_WEIGHTS(), weights, prims.plain(wDims), Primitives.queryMd(pd, dnnl_query_weights_md())));
+        if (bias != null) cs.add(constant(DNNL_ARG_BIAS(), bias, bMd, bMd));
+        return addPrimitive(name, "convolution", pd, src, Primitives.queryMd(pd, dnnl_query_dst_md()), other(src.slot()),
+                outShape, cs, fusedNames(post));
+    }
+
+    private Act innerProduct(String name, Linear l, Act cur, Shape outShape, List<Eltwise> postOps, List<Activation> post) {
+        Shape in = cur.shape();
+        long[] srcDims = longs(in);
+        long[] wDims = srcDims.clone();
+        wDims[0] = l.outFeatures();
+        MemorySegment srcAny = prims.any(srcDims);
+        MemorySegment wAny = prims.any(wDims);
+        float[] bias = l.bias().orElse(null);
+        MemorySegment bMd = bias == null ? MemorySegment.NULL : prims.plain(l.outFeatures());
+        MemorySegment dstAny = prims.any(longs(outShape));
+        MemorySegment pd = prims.innerProduct(name, srcAny, wAny, bMd, dstAny, prims.attr(postOps));
+        Act src = into("input of " + name, cur, Primitives.queryMd(pd, dnnl_query_src_md()));
+        List<Constant> cs = new ArrayList<>();
+        cs.add(constant(DNNL_ARG_WEIGHTS(), l.weights(), prims.plain(wDims), Primitives.queryMd(pd, dnnl_query_weights_md())));
+        if (bias != null) cs.add(constant(DNNL_ARG_BIAS(), bias, bMd, bMd));
+        return addPrimitive(name, "inner_product", pd, src, Primitives.queryMd(pd, dnnl_query_dst_md()), other(src.slot()),
+                outShape, cs, fusedNames(post));
+    }
+
+    private Act pooling(String name, Act cur, Shape outShape, int alg, Geometry2d g) {
+        ConvAxis h = g.height(), w = g.width();
+        // oneDNN wants the right padding that makes Eq. 6 give exactly the output size (ceil mode included).
+        long prH = (long) (h.output() - 1) * h.stride() + h.effectiveKernel() - h.input() - h.padBefore();
+        long prW = (long) (w.output() - 1) * w.stride() + w.effectiveKernel() - w.input() - w.padBefore();
+        MemorySegment dst = prims.any(longs(outShape));
+        MemorySegment pd = prims.pooling(name, alg, cur.md(), dst, new long[] {h.stride(), w.stride()},
+                new long[] {h.kernel(), w.kernel()}, new long[] {h.dilation() - 1, w.dilation() - 1},
+                new long[] {h.padBefore(), w.padBefore()}, new long[] {Math.max(prH, 0), Math.max(prW, 0)},
+                prims.attr(List.of()));
+        return addPrimitive(name, "pooling", pd, cur, Primitives.queryMd(pd, dnnl_query_dst_md()), other(cur.slot()),
+                outShape, List.of(), "");
+    }
+
+    private Act javaStep(String name, Layer layer, Act cur, Shape outShape, String why) {
+        Act src = into("input of " + name, cur, prims.plain(longs(cur.shape())));
+        MemorySegment dstMd = prims.plain(longs(outShape));
+        Step step = new Step(name, "java kernel", why,
+                MemoryFormats.describe(src.md()) + " → " + MemoryFormats.describe(dstMd), "", MemorySegment.NULL,
+                src.md(), dstMd, null, src.slot(), other(src.slot()), List.of(), javaKernels.apply(layer, src.shape()),
+                src.shape().elementCount(), outShape.elementCount());
+        return add(step, src, dstMd, other(src.slot()), outShape);
+    }
+
+    /** The printable plan: one line per step. */
+    String describe(String header) {
+        StringBuilder sb = new StringBuilder(header).append('\n');
+        String fmt = "%-3s %-44s %-20s %-34s %s%n";
+        sb.append(String.format(fmt, "#", "layer", "primitive", "implementation", "formats (src → dst, weights) [fused]"));
+        int i = 1;
+        for (Step s : steps) {
+            String layer = s.layer.length() > 44 ? s.layer.substring(0, 41) + "..." : s.layer;
+            sb.append(String.format(fmt, i++, layer, s.primitive, s.implementation,
+                    s.formats + (s.fused.isEmpty() ? "" : " [post-ops: " + s.fused + "]")));
+        }
+        sb.append(String.format("buffers per context: %,d + %,d bytes ping-pong, %,d bytes scratchpad; %d oneDNN thread(s) per run%n",
+                slotBytes[A], slotBytes[B], scratchpadBytes, threads));
+        return sb.toString();
+    }
+}

@@ -1,0 +1,204 @@
+package dev.convnet.internal.onednn;
+
+import dev.convnet.internal.exec.ContextPool;
+import dev.convnet.internal.exec.RunGuard;
+import dev.convnet.internal.kernels.KernelFactory;
+import dev.convnet.internal.kernels.LayerKernel;
+import dev.convnet.layer.Layer;
+import dev.convnet.net.BackendKind;
+import dev.convnet.net.NetworkSummary;
+import dev.convnet.net.Session;
+import dev.convnet.onednn.OneDnn;
+import dev.convnet.shape.Shape;
+import dev.convnet.shape.ShapeException;
+import dev.convnet.tensor.Tensor;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.List;
+import java.util.function.BiFunction;
+import java.util.function.Supplier;
+
+import static dev.convnet.onednn.bindings.dnnl_h.omp_get_max_threads;
+import static dev.convnet.onednn.bindings.dnnl_h.omp_set_num_threads;
+
+/**
+ * A network compiled into oneDNN primitives ({@link OneDnnPlan}) and run by any number of threads at once.
+ *
+ * <p>Threading model: the primitives are shared and immutable; every concurrent run takes its own
+ * {@link OneDnnContext} (stream, scratchpad, activation buffers) from a pool, so runs never share mutable
+ * native state. Each run uses {@code threads} OpenMP threads on the calling Java thread (this oneDNN build
+ * reads the thread count when primitives are created and when they run, so the count belongs to the session).
+ * {@link #close()} makes later runs throw, waits for runs in flight, then frees every native handle.
+ *
+ * <p>Thread-safe.
+ */
+public final class OneDnnSession implements Session {
+    private final NativeScope scope;
+    private final OneDnnPlan plan;
+    private final NetworkSummary summary;
+    private final RunGuard guard = new RunGuard("session");
+    private final ContextPool<OneDnnContext> contexts;
+    private KernelFactory javaKernels;
+
+    /**
+     * Compiles a validated plan.
+     *
+     * @param threads OpenMP threads per run (≥ 1)
+     * @param fusion fold batch norms and fuse activations into the preceding convolution / inner product
+     * @param javaKernels makes the Java kernels for layers oneDNN has no primitive for (called only if needed)
+     * @throws dev.convnet.onednn.NativeLibraryException if oneDNN cannot be loaded
+     */
+    public OneDnnSession(NetworkSummary summary, int threads, boolean fusion, Supplier<KernelFactory> javaKernels) {
+        if (threads < 1) throw new IllegalArgumentException("threads = " + threads + " must be ≥ 1");
+        OneDnn.require();
+        this.summary = summary;
+        this.scope = new NativeScope();
+        List<Layer> layers = summary.rows().stream().map(NetworkSummary.Row::layer).toList();
+        BiFunction<Layer, Shape, LayerKernel> java = (layer, in) -> {
+            if (this.javaKernels == null) this.javaKernels = javaKernels.get();
+            return this.javaKernels.create(new NetworkSummary.Row(0, layer, in, layer.outputShape(in)));
+        };
+        int before = omp_get_max_threads();
+        try {
+            omp_set_num_threads(threads);
+            this.plan = new OneDnnPlan(scope, layers, summary.inputShape(), threads, fusion, java);
+        } catch (RuntimeException | Error e) {
+            closeNative();
+            throw e;
+        } finally {
+            omp_set_num_threads(before);
+        }
+        this.contexts = new ContextPool<>(Math.max(4, 2 * Runtime.getRuntime().availableProcessors()),
+                () -> new OneDnnContext(plan), OneDnnContext::close);
+        // One context up front: compile-time errors surface here, and the first run allocates nothing.
+        contexts.release(contexts.acquire());
+    }
+
+    @Override
+    public BackendKind backend() {
+        return BackendKind.ONEDNN;
+    }
+
+    @Override
+    public NetworkSummary summary() {
+        return summary;
+    }
+
+    @Override
+    public Shape inputShape() {
+        return plan.inputShape;
+    }
+
+    @Override
+    public Shape outputShape() {
+        return plan.outputShape;
+    }
+
+    @Override
+    public String plan() {
+        return plan.describe("oneDNN plan for input " + plan.inputShape + " → output " + plan.outputShape
+                + (plan.fusion ? "" : " (fusion off)"));
+    }
+
+    /** How many execution contexts exist (one per run that was ever concurrent, up to the pool's capacity). */
+    public int contextCount() {
+        return contexts.size();
+    }
+
+    private void checkSegment(String what, MemorySegment s, Shape shape) {
+        long bytes = shape.elementCount() * Float.BYTES;
+        if (s.byteSize() != bytes) {
+            throw new ShapeException(what + " segment has " + s.byteSize() + " bytes; the session's " + what + " " + shape
+                    + " needs " + shape.elementCount() + " floats = " + bytes + " bytes");
+        }
+        if (!s.isNative()) {
+            throw new IllegalArgumentException(what + " segment must be native (off-heap) memory; wrap heap arrays with run(float[], float[])");
+        }
+        if (s.address() % Float.BYTES != 0) {
+            throw new IllegalArgumentException(what + " segment address " + s.address() + " is not 4-byte aligned");
+        }
+        if (s.isReadOnly() && what.equals("output")) {
+            throw new IllegalArgumentException("output segment is read-only");
+        }
+    }
+
+    @Override
+    public void run(MemorySegment input, MemorySegment output) {
+        checkSegment("input", input, plan.inputShape);
+        checkSegment("output", output, plan.outputShape);
+        guard.enter();
+        OneDnnContext ctx = null;
+        try {
+            // Keep the caller's segments alive (and their arenas open) for the duration of the native calls.
+            ctx = contexts.acquire();
+            ctx.execute(input, output);
+        } finally {
+            if (ctx != null) contexts.release(ctx);
+            guard.exit();
+        }
+    }
+
+    @Override
+    public void run(float[] input, float[] output) {
+        checkArray("input", input, plan.inputShape);
+        checkArray("output", output, plan.outputShape);
+        guard.enter();
+        OneDnnContext ctx = null;
+        try {
+            ctx = contexts.acquire();
+            MemorySegment.copy(input, 0, ctx.stagingIn, ValueLayout.JAVA_FLOAT, 0, input.length);
+            ctx.execute(ctx.stagingIn, ctx.stagingOut);
+            MemorySegment.copy(ctx.stagingOut, ValueLayout.JAVA_FLOAT, 0, output, 0, output.length);
+        } finally {
+            if (ctx != null) contexts.release(ctx);
+            guard.exit();
+        }
+    }
+
+    private static void checkArray(String what, float[] a, Shape shape) {
+        if (a.length != shape.elementCount()) {
+            throw new ShapeException(what + " has " + a.length + " elements; the session's " + what + " " + shape
+                    + " needs " + shape.elementCount());
+        }
+    }
+
+    @Override
+    public float[] run(float[] input) {
+        float[] out = new float[Math.toIntExact(plan.outputShape.elementCount())];
+        run(input, out);
+        return out;
+    }
+
+    @Override
+    public Tensor run(Tensor input) {
+        if (!input.shape().equals(plan.inputShape)) {
+            throw new ShapeException("input shape " + input.shape() + " differs from the session's input " + plan.inputShape);
+        }
+        Tensor out = Tensor.allocate(plan.outputShape);
+        try {
+            run(input.segment(), out.segment());
+            return out;
+        } catch (RuntimeException e) {
+            out.close();
+            throw e;
+        }
+    }
+
+    @Override
+    public void close() {
+        if (!guard.close()) return;
+        try {
+            contexts.disposeAll();
+        } finally {
+            closeNative();
+        }
+    }
+
+    private void closeNative() {
+        try {
+            scope.close();
+        } finally {
+            if (javaKernels != null) javaKernels.close();
+        }
+    }
+}
