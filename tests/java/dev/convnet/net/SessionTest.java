@@ -60,11 +60,41 @@ class SessionTest {
     }
 
     @Test
-    void oneDnnIsNotPartOfThisIssue() {
+    void everySessionReportsItsBackendAndTheAutomaticChoiceIsOneDnnWhenItLoads() {
         Network net = Network.of(Activation.relu());
-        UnsupportedOperationException e = assertThrows(UnsupportedOperationException.class,
-                () -> net.compile(Shape.of(1, 4), BackendKind.ONEDNN));
-        assertEquals("oneDNN backend: see issue 4", e.getMessage());
+        for (BackendKind kind : BackendKind.values()) {
+            try (Session s = net.compile(Shape.of(1, 4), kind)) {
+                assertEquals(kind, s.backend());
+                String marker = switch (kind) {
+                    case ONEDNN -> "oneDNN plan";
+                    case JAVA -> "Java backend plan";
+                    case REFERENCE -> "reference backend plan";
+                };
+                assertTrue(s.plan().startsWith(marker), s.plan());
+            }
+        }
+        try (Session s = net.compile(Shape.of(1, 4))) {
+            assertEquals(BackendKind.ONEDNN, s.backend(), "oneDNN is unpacked by the build, so it is chosen");
+        }
+    }
+
+    @Test
+    void aSystemPropertyForcesTheBackend() {
+        String old = System.getProperty(Backends.PROPERTY);
+        try {
+            System.setProperty(Backends.PROPERTY, "java");
+            try (Session s = Network.of(Activation.relu()).compile(Shape.of(1, 4))) {
+                assertEquals(BackendKind.JAVA, s.backend());
+            }
+            assertEquals(BackendKind.REFERENCE, Backends.resolve(BackendKind.REFERENCE), "an explicit request wins");
+            System.setProperty(Backends.PROPERTY, "Reference");
+            assertEquals(BackendKind.REFERENCE, Backends.resolve(null));
+            System.setProperty(Backends.PROPERTY, "tpu");
+            var e = assertThrows(IllegalArgumentException.class, () -> Backends.resolve(null));
+            assertTrue(e.getMessage().contains("unknown backend 'tpu'"), e.getMessage());
+        } finally {
+            if (old == null) System.clearProperty(Backends.PROPERTY); else System.setProperty(Backends.PROPERTY, old);
+        }
     }
 
     @Test

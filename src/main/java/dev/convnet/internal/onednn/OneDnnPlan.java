@@ -380,8 +380,9 @@ final class OneDnnPlan {
     }
 
     private Act innerProduct(String name, Linear l, Act cur, Shape outShape, List<Eltwise> postOps, List<Activation> post) {
-        Shape in = cur.shape();
-        long[] srcDims = longs(in);
+        // The activation's own dimensions: after a Flatten that was folded away they are still [N, C, H, W],
+        // and the inner product then reads the 4-D tensor in its layout, with [O, C, H, W] weights.
+        long[] srcDims = MemoryFormats.dims(cur.md());
         long[] wDims = srcDims.clone();
         wDims[0] = l.outFeatures();
         MemorySegment srcAny = prims.any(srcDims);
@@ -425,13 +426,12 @@ final class OneDnnPlan {
     /** The printable plan: one line per step. */
     String describe(String header) {
         StringBuilder sb = new StringBuilder(header).append('\n');
-        String fmt = "%-3s %-44s %-20s %-34s %s%n";
-        sb.append(String.format(fmt, "#", "layer", "primitive", "implementation", "formats (src → dst, weights) [fused]"));
+        String fmt = "%-3s %-20s %-36s %-44s %s%n";
+        sb.append(String.format(fmt, "#", "primitive", "implementation", "formats (src → dst, weights)", "layer [fused post-ops]"));
         int i = 1;
         for (Step s : steps) {
-            String layer = s.layer.length() > 44 ? s.layer.substring(0, 41) + "..." : s.layer;
-            sb.append(String.format(fmt, i++, layer, s.primitive, s.implementation,
-                    s.formats + (s.fused.isEmpty() ? "" : " [post-ops: " + s.fused + "]")));
+            sb.append(String.format(fmt, i++, s.primitive, s.implementation, s.formats,
+                    s.layer + (s.fused.isEmpty() ? "" : " [post-ops: " + s.fused + "]")));
         }
         sb.append(String.format("buffers per context: %,d + %,d bytes ping-pong, %,d bytes scratchpad; %d oneDNN thread(s) per run%n",
                 slotBytes[A], slotBytes[B], scratchpadBytes, threads));
