@@ -1,0 +1,21 @@
+/**
+ * Reading ONNX files into a neutral, immutable model, before any mapping to layers.
+ *
+ * <ul>
+ *   <li>{@link dev.convnet.onnx.OnnxModelReader} reads a {@code .onnx} file (or its bytes) into an
+ *       {@link dev.convnet.onnx.OnnxModel}: opset imports, graph inputs and outputs
+ *       ({@link dev.convnet.onnx.OnnxValueInfo}), initializers ({@link dev.convnet.onnx.OnnxTensor}) and
+ *       nodes ({@link dev.convnet.onnx.OnnxNode} with {@link dev.convnet.onnx.OnnxAttribute}s) in a
+ *       topological order.</li>
+ *   <li>{@link dev.convnet.onnx.OnnxTensor#read} and {@link dev.convnet.onnx.OnnxTensor#write} read and write
+ *       single serialized {@code TensorProto} files, such as the backend tests' {@code input_0.pb}.</li>
+ *   <li>Every malformed or unsupported input ends in an {@link dev.convnet.onnx.OnnxFormatException}; the
+ *       checks and the external-data policy (only files inside the model's folder) are listed on
+ *       {@link dev.convnet.onnx.OnnxModelReader}.</li>
+ * </ul>
+ * The protobuf classes underneath, in {@code dev.convnet.onnx.proto}, are generated at build time from
+ * {@code src/main/proto/onnx_subset.proto}; they are not part of this package's API.
+ *
+ * <p>Everything here is immutable or stateless, and thread-safe.
+ */
+package dev.convnet.onnx;
