@@ -44,11 +44,13 @@ test-data:
 run: build
 	bin/convnet info
 	bin/convnet lecture
+	bin/convnet demo
 
 
 info: build
 	bin/convnet info
 	bin/convnet lecture
+	bin/convnet demo
 
 ## bench: JMH benchmarks (compiled with the tests) of the layers on each backend
 bench: build
