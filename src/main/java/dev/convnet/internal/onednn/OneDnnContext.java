@@ -9,7 +9,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Everything one run of a {@link OneDnnPlan} needs for itself: a stream, the two ping-pong activation buffers,
+ * Everything one run of a {@link OneDnnPlan} needs for itself: a stream, the activation buffers,
  * a scratchpad, staging buffers for {@code float[]} input and output, and per step the memory objects and the
  * {@code dnnl_exec_arg_t} array. Built once, reused by one run at a time (see
  * {@link dev.convnet.internal.exec.ContextPool}); a run allocates nothing.
@@ -22,7 +22,7 @@ final class OneDnnContext implements AutoCloseable {
     final MemorySegment stream;
     final MemorySegment stagingIn;
     final MemorySegment stagingOut;
-    private final MemorySegment[] slots = new MemorySegment[4];
+    private final MemorySegment[] buffers;
     final MemorySegment[] args;
     final int[] nargs;
     /** Memory objects whose data handle is the caller's input (resp. output), set at every run. */
@@ -39,8 +39,9 @@ final class OneDnnContext implements AutoCloseable {
             var arena = scope.arena();
             stagingIn = arena.allocate(plan.inputShape.elementCount() * Float.BYTES, 64);
             stagingOut = arena.allocate(plan.outputShape.elementCount() * Float.BYTES, 64);
-            for (int s = OneDnnPlan.A; s <= OneDnnPlan.B; s++) {
-                slots[s] = arena.allocate(Math.max(plan.slotBytes[s], 64), 64);
+            buffers = new MemorySegment[plan.buffers.size()];
+            for (OneDnnPlan.Slot b : plan.buffers) {
+                buffers[b.index] = arena.allocate(Math.max(b.bytes, 64), 64);
             }
             MemorySegment scratch = plan.scratchpadBytes == 0 ? MemorySegment.NULL
                     : arena.allocate(plan.scratchpadBytes, 64);
@@ -85,26 +86,26 @@ final class OneDnnContext implements AutoCloseable {
         }
     }
 
-    private MemorySegment memoryFor(MemorySegment md, int slot, List<MemorySegment> ins, List<MemorySegment> outs) {
-        if (slot == OneDnnPlan.IN) {
+    private MemorySegment memoryFor(MemorySegment md, OneDnnPlan.Slot slot, List<MemorySegment> ins, List<MemorySegment> outs) {
+        if (slot.kind == OneDnnPlan.Slot.USER_IN) {
             MemorySegment m = scope.memory(md, plan.engine, stagingIn);
             ins.add(m);
             return m;
         }
-        if (slot == OneDnnPlan.OUT) {
+        if (slot.kind == OneDnnPlan.Slot.USER_OUT) {
             MemorySegment m = scope.memory(md, plan.engine, stagingOut);
             outs.add(m);
             return m;
         }
-        return scope.memory(md, plan.engine, slots[slot]);
+        return scope.memory(md, plan.engine, buffers[slot.index]);
     }
 
     /** The buffer behind an activation slot for this run. */
-    MemorySegment slot(int slot, MemorySegment in, MemorySegment out) {
-        return switch (slot) {
-            case OneDnnPlan.IN -> in;
-            case OneDnnPlan.OUT -> out;
-            default -> slots[slot];
+    MemorySegment slot(OneDnnPlan.Slot slot, MemorySegment in, MemorySegment out) {
+        return switch (slot.kind) {
+            case OneDnnPlan.Slot.USER_IN -> in;
+            case OneDnnPlan.Slot.USER_OUT -> out;
+            default -> buffers[slot.index];
         };
     }
 

@@ -37,18 +37,58 @@ import java.util.function.BiFunction;
  * (post-ops) unless fusion is off. Layers oneDNN has no primitive for (pooling across depth) run the Java
  * kernel, on plain layouts, and the plan says so.
  *
- * <p>Activations live in two ping-pong buffers per execution context ({@link #slotBytes}), plus the caller's
- * input and output. Scratchpads are in oneDNN's user mode, sized here ({@link #scratchpadBytes}) and
- * allocated per context, so concurrent runs never share one.
+ * <p>Activations live in buffers planned by liveness ({@link #buffers}): a buffer is reused as soon as the
+ * last reader of the tensor in it has run, so a chain needs two (ping-pong), plus the caller's input and output.
+ * Scratchpads are in oneDNN's user mode, sized here ({@link #scratchpadBytes}) and allocated per context, so
+ * concurrent runs never share one.
  *
  * <p>Built by one thread; immutable afterwards and safe to share between the threads that run it.
  */
 final class OneDnnPlan {
-    /** Activation slots: the caller's input and output, and two ping-pong buffers. */
-    static final int IN = 0, OUT = 1, A = 2, B = 3;
+    /** Where activations live: the caller's input or output, or one of the plan's buffers. */
+    static final class Slot {
+        static final int USER_IN = 0, USER_OUT = 1, BUFFER = 2;
+        final int kind;
+        final int index;
+        long bytes;
+        int refs;
 
-    /** Where an activation lives and in which layout. {@code producer} is the step that writes it, or -1. */
-    private record Act(MemorySegment md, int slot, Shape shape, int producer) {}
+        Slot(int kind, int index) {
+            this.kind = kind;
+            this.index = index;
+        }
+
+        @Override
+        public String toString() {
+            return (kind == USER_IN ? "input " : kind == USER_OUT ? "output " : "buffer ") + index;
+        }
+    }
+
+    /**
+     * A tensor during compilation: its layout, where it lives, which step writes it (-1: the caller), and how many
+     * readers are still to come (its slot is freed when none are left).
+     */
+    private static final class Act {
+        final MemorySegment md;
+        final Slot slot;
+        final Shape shape;
+        final int producer;
+        int uses;
+
+        Act(MemorySegment md, Slot slot, Shape shape, int producer, int uses) {
+            this.md = md;
+            this.slot = slot;
+            this.shape = shape;
+            this.producer = producer;
+            this.uses = uses;
+            slot.refs++;
+        }
+
+        MemorySegment md() { return md; }
+        Slot slot() { return slot; }
+        Shape shape() { return shape; }
+        int producer() { return producer; }
+    }
 
     /** A constant operand of a primitive: weights, bias, batch-norm statistics. */
     record Constant(int arg, MemorySegment memory) {}
@@ -62,14 +102,14 @@ final class OneDnnPlan {
         final String fused;
         final MemorySegment handle; // the primitive; NULL for a Java step
         final MemorySegment srcMd, dstMd, scratchMd;
-        final int srcSlot;
-        int dstSlot;
+        final Slot srcSlot;
+        Slot dstSlot;
         final List<Constant> constants;
         final LayerKernel javaKernel;
         final long srcElements, dstElements;
 
         Step(String layer, String primitive, String implementation, String formats, String fused, MemorySegment handle,
-             MemorySegment srcMd, MemorySegment dstMd, MemorySegment scratchMd, int srcSlot, int dstSlot,
+             MemorySegment srcMd, MemorySegment dstMd, MemorySegment scratchMd, Slot srcSlot, Slot dstSlot,
              List<Constant> constants, LayerKernel javaKernel, long srcElements, long dstElements) {
             this.layer = layer;
             this.primitive = primitive;
@@ -100,7 +140,11 @@ final class OneDnnPlan {
     final MemorySegment inputMd;
     final MemorySegment outputMd;
     final List<Step> steps = new ArrayList<>();
-    final long[] slotBytes = new long[4];
+    /** The activation buffers each execution context allocates, with their sizes. */
+    final List<Slot> buffers = new ArrayList<>();
+    private final java.util.ArrayDeque<Slot> free = new java.util.ArrayDeque<>();
+    final Slot userIn = new Slot(Slot.USER_IN, 0);
+    final Slot userOut = new Slot(Slot.USER_OUT, 0);
     long scratchpadBytes;
     final int threads;
     final boolean fusion;
@@ -123,7 +167,7 @@ final class OneDnnPlan {
         this.prims = new Primitives(scope, engine);
         this.inputShape = input;
         this.inputMd = prims.plain(longs(input));
-        Act cur = new Act(inputMd, IN, input, -1);
+        Act cur = new Act(inputMd, userIn, input, -1, 1);
         for (int i = 0; i < layers.size(); i++) {
             Layer layer = layers.get(i);
             String name = "#" + (i + 1) + " " + layer;
@@ -149,11 +193,36 @@ final class OneDnnPlan {
         }
         this.outputShape = cur.shape();
         this.outputMd = prims.plain(longs(outputShape));
-        if (cur.producer() >= 0 && MemoryFormats.same(cur.md(), outputMd) && cur.slot() != IN) {
-            steps.get(cur.producer()).dstSlot = OUT; // the last layer writes straight into the caller's output
+        if (cur.producer() >= 0 && cur.slot().kind == Slot.BUFFER && MemoryFormats.same(cur.md(), outputMd)
+                && !readAfter(cur.slot(), cur.producer())) {
+            steps.get(cur.producer()).dstSlot = userOut; // the last layer writes straight into the caller's output
         } else {
-            reorder("output", cur, outputMd, OUT);
+            reorder("output", cur, outputMd, userOut);
         }
+    }
+
+    /** True if a step after {@code step} reads {@code slot}. */
+    private boolean readAfter(Slot slot, int step) {
+        for (int i = step + 1; i < steps.size(); i++) {
+            if (steps.get(i).srcSlot == slot) return true;
+        }
+        return false;
+    }
+
+    /** A buffer for a new tensor: a free one if any (its size grows to fit), else a new one. */
+    private Slot acquire() {
+        Slot s = free.poll();
+        if (s == null) {
+            s = new Slot(Slot.BUFFER, buffers.size());
+            buffers.add(s);
+        }
+        return s;
+    }
+
+    /** One reader of {@code act} has been compiled; when it was the last, the buffer can be reused. */
+    private void done(Act act) {
+        if (--act.uses > 0) return;
+        if (--act.slot.refs == 0 && act.slot.kind == Slot.BUFFER) free.push(act.slot);
     }
 
     private static long[] longs(Shape s) {
@@ -162,30 +231,29 @@ final class OneDnnPlan {
         return d;
     }
 
-    private static int other(int slot) {
-        return slot == A ? B : A;
-    }
-
-    private Act add(Step step, Act from, MemorySegment dstMd, int dstSlot, Shape dstShape) {
+    /** Records a step reading {@code from} (its last read by this consumer) and writing a new tensor. */
+    private Act add(Step step, Act from, MemorySegment dstMd, Slot dstSlot, Shape dstShape) {
         steps.add(step);
-        slotBytes[from.slot()] = Math.max(slotBytes[from.slot()], MemoryFormats.bytes(from.md()));
-        slotBytes[dstSlot] = Math.max(slotBytes[dstSlot], MemoryFormats.bytes(dstMd));
+        from.slot.bytes = Math.max(from.slot.bytes, MemoryFormats.bytes(from.md()));
+        dstSlot.bytes = Math.max(dstSlot.bytes, MemoryFormats.bytes(dstMd));
         if (step.scratchMd != null) scratchpadBytes = Math.max(scratchpadBytes, MemoryFormats.bytes(step.scratchMd));
-        return new Act(dstMd, dstSlot, dstShape, steps.size() - 1);
+        Act out = new Act(dstMd, dstSlot, dstShape, steps.size() - 1, 1);
+        done(from);
+        return out;
     }
 
     /** Adds a reorder of {@code from} into layout {@code md} in {@code slot}. */
-    private Act reorder(String why, Act from, MemorySegment md, int slot) {
+    private Act reorder(String why, Act from, MemorySegment md, Slot slot) {
         MemorySegment pd = prims.reorder(why, from.md(), md, prims.attr(List.of()));
         return addPrimitive("reorder (" + why + ")", "reorder", pd, from, md, slot, from.shape(), List.of(), "");
     }
 
     /** Brings {@code cur} into layout {@code md}, adding a reorder only if the layouts differ. */
     private Act into(String why, Act cur, MemorySegment md) {
-        return MemoryFormats.same(cur.md(), md) ? cur : reorder(why, cur, md, other(cur.slot()));
+        return MemoryFormats.same(cur.md(), md) ? cur : reorder(why, cur, md, acquire());
     }
 
-    private Act addPrimitive(String layer, String kind, MemorySegment pd, Act src, MemorySegment dstMd, int dstSlot,
+    private Act addPrimitive(String layer, String kind, MemorySegment pd, Act src, MemorySegment dstMd, Slot dstSlot,
                              Shape dstShape, List<Constant> constants, String fused) {
         MemorySegment scratch = Primitives.queryMd(pd, dnnl_query_scratchpad_md());
         if (scratch.equals(MemorySegment.NULL) || MemoryFormats.bytes(scratch) == 0) scratch = null;
@@ -283,13 +351,13 @@ final class OneDnnPlan {
                 MemorySegment pd = prims.pooling(name, alg, cur.md(), dst, new long[] {1, 1}, k, new long[] {0, 0},
                         new long[] {0, 0}, new long[] {0, 0}, prims.attr(List.of()));
                 yield addPrimitive(name, "pooling", pd, cur, Primitives.queryMd(pd, dnnl_query_dst_md()),
-                        other(cur.slot()), outShape, List.of(), "");
+                        acquire(), outShape, List.of(), "");
             }
             case Activation a -> activation(name, a, cur);
             case Softmax s -> {
                 MemorySegment pd = prims.softmax(name, false, cur.md(), cur.md(), 1, prims.attr(List.of()));
                 yield addPrimitive(name, "softmax", pd, cur, Primitives.queryMd(pd, dnnl_query_dst_md()),
-                        other(cur.slot()), outShape, List.of(), "");
+                        acquire(), outShape, List.of(), "");
             }
             case BatchNorm bn -> {
                 MemorySegment pd = prims.batchNorm(name, cur.md(), cur.md(), (float) bn.epsilon(), prims.attr(List.of()));
@@ -301,19 +369,26 @@ final class OneDnnPlan {
                         constant(DNNL_ARG_SCALE(), bn.gamma(), cmd, cmd),
                         constant(DNNL_ARG_SHIFT(), bn.beta(), cmd, cmd));
                 yield addPrimitive(name, "batch_normalization", pd, cur, Primitives.queryMd(pd, dnnl_query_dst_md()),
-                        other(cur.slot()), outShape, cs, "");
+                        acquire(), outShape, cs, "");
             }
             case Linear l -> innerProduct(name, l, cur, outShape, postOps, post);
             case Flatten f -> {
                 if (nextIsLinear && in.rank() > 2) {
                     // The inner product reads the 4-D activation in whatever layout it has: no copy, no reorder.
-                    yield new Act(cur.md(), cur.slot(), outShape, cur.producer());
+                    yield alias(cur, cur.md(), outShape);
                 }
                 Act plain = into("flatten", cur, prims.plain(longs(in)));
-                yield new Act(prims.reshape(plain.md(), longs(outShape)), plain.slot(), outShape, plain.producer());
+                yield alias(plain, prims.reshape(plain.md(), longs(outShape)), outShape);
             }
             case DepthPool d -> javaStep(name, layer, cur, outShape, "Java (oneDNN has no pooling across channels)");
         };
+    }
+
+    /** The same memory seen with another descriptor (a reshape): shares the slot, consumes {@code of}. */
+    private Act alias(Act of, MemorySegment md, Shape shape) {
+        Act a = new Act(md, of.slot(), shape, of.producer(), 1);
+        done(of);
+        return a;
     }
 
     /** True if ceil mode makes a window reach past the explicit end padding on some axis. */
@@ -344,7 +419,7 @@ final class OneDnnPlan {
     private Act activation(String name, Activation act, Act cur) {
         MemorySegment pd = prims.eltwise(name, eltwise(act), cur.md(), cur.md(), prims.attr(List.of()));
         return addPrimitive(name, "eltwise", pd, cur, Primitives.queryMd(pd, dnnl_query_dst_md()),
-                other(cur.slot()), cur.shape(), List.of(), "");
+                acquire(), cur.shape(), List.of(), "");
     }
 
     private Act convolution(String name, Layer layer, Act cur, Shape outShape, int groups, int oc, int ic, long[] kernel,
@@ -375,7 +450,7 @@ final class OneDnnPlan {
         List<Constant> cs = new ArrayList<>();
         cs.add(constant(DNNL_ARG_WEIGHTS(), weights, prims.plain(wDims), Primitives.queryMd(pd, dnnl_query_weights_md())));
         if (bias != null) cs.add(constant(DNNL_ARG_BIAS(), bias, bMd, bMd));
-        return addPrimitive(name, "convolution", pd, src, Primitives.queryMd(pd, dnnl_query_dst_md()), other(src.slot()),
+        return addPrimitive(name, "convolution", pd, src, Primitives.queryMd(pd, dnnl_query_dst_md()), acquire(),
                 outShape, cs, fusedNames(post));
     }
 
@@ -395,7 +470,7 @@ final class OneDnnPlan {
         List<Constant> cs = new ArrayList<>();
         cs.add(constant(DNNL_ARG_WEIGHTS(), l.weights(), prims.plain(wDims), Primitives.queryMd(pd, dnnl_query_weights_md())));
         if (bias != null) cs.add(constant(DNNL_ARG_BIAS(), bias, bMd, bMd));
-        return addPrimitive(name, "inner_product", pd, src, Primitives.queryMd(pd, dnnl_query_dst_md()), other(src.slot()),
+        return addPrimitive(name, "inner_product", pd, src, Primitives.queryMd(pd, dnnl_query_dst_md()), acquire(),
                 outShape, cs, fusedNames(post));
     }
 
@@ -409,18 +484,19 @@ final class OneDnnPlan {
                 new long[] {h.kernel(), w.kernel()}, new long[] {h.dilation() - 1, w.dilation() - 1},
                 new long[] {h.padBefore(), w.padBefore()}, new long[] {Math.max(prH, 0), Math.max(prW, 0)},
                 prims.attr(List.of()));
-        return addPrimitive(name, "pooling", pd, cur, Primitives.queryMd(pd, dnnl_query_dst_md()), other(cur.slot()),
+        return addPrimitive(name, "pooling", pd, cur, Primitives.queryMd(pd, dnnl_query_dst_md()), acquire(),
                 outShape, List.of(), "");
     }
 
     private Act javaStep(String name, Layer layer, Act cur, Shape outShape, String why) {
         Act src = into("input of " + name, cur, prims.plain(longs(cur.shape())));
         MemorySegment dstMd = prims.plain(longs(outShape));
+        Slot dst = acquire();
         Step step = new Step(name, "java kernel", why,
                 MemoryFormats.describe(src.md()) + " → " + MemoryFormats.describe(dstMd), "", MemorySegment.NULL,
-                src.md(), dstMd, null, src.slot(), other(src.slot()), List.of(), javaKernels.apply(layer, src.shape()),
+                src.md(), dstMd, null, src.slot(), dst, List.of(), javaKernels.apply(layer, src.shape()),
                 src.shape().elementCount(), outShape.elementCount());
-        return add(step, src, dstMd, other(src.slot()), outShape);
+        return add(step, src, dstMd, dst, outShape);
     }
 
     /** The printable plan: one line per step. */
@@ -433,8 +509,8 @@ final class OneDnnPlan {
             sb.append(String.format(fmt, i++, s.primitive, s.implementation, s.formats,
                     s.layer + (s.fused.isEmpty() ? "" : " [post-ops: " + s.fused + "]")));
         }
-        sb.append(String.format("buffers per context: %,d + %,d bytes ping-pong, %,d bytes scratchpad; %d oneDNN thread(s) per run%n",
-                slotBytes[A], slotBytes[B], scratchpadBytes, threads));
+        sb.append(String.format("buffers per context: %s bytes of activations, %,d bytes scratchpad; %d oneDNN thread(s) per run%n",
+                String.join(" + ", buffers.stream().map(b -> String.format("%,d", b.bytes)).toList()), scratchpadBytes, threads));
         return sb.toString();
     }
 }
