@@ -59,14 +59,13 @@ final class OneDnnContext implements AutoCloseable {
                     javaOut[i] = new float[Math.toIntExact(st.dstElements)];
                     continue;
                 }
-                MemorySegment src = memoryFor(st.srcMd, st.srcSlot, ins, outs);
-                MemorySegment dst = memoryFor(st.dstMd, st.dstSlot, ins, outs);
                 List<Object> pairs = new ArrayList<>();
-                boolean reorder = st.primitive.equals("reorder");
-                pairs.add(reorder ? DNNL_ARG_FROM() : DNNL_ARG_SRC());
-                pairs.add(src);
-                pairs.add(reorder ? DNNL_ARG_TO() : DNNL_ARG_DST());
-                pairs.add(dst);
+                for (int k = 0; k < st.srcSlots.length; k++) {
+                    pairs.add(st.srcArgs[k]);
+                    pairs.add(memoryFor(st.srcMds[k], st.srcSlots[k], ins, outs));
+                }
+                pairs.add(st.primitive.equals("reorder") ? DNNL_ARG_TO() : DNNL_ARG_DST());
+                pairs.add(memoryFor(st.dstMd, st.dstSlot, ins, outs));
                 for (OneDnnPlan.Constant c : st.constants) {
                     pairs.add(c.arg());
                     pairs.add(c.memory());

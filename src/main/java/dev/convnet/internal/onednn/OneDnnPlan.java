@@ -104,6 +104,10 @@ final class OneDnnPlan {
         final MemorySegment srcMd, dstMd, scratchMd;
         final Slot srcSlot;
         Slot dstSlot;
+        /** Every source with its execution argument: {SRC, FROM} for one input, SRC_0/SRC_1 or MULTIPLE_SRC + i. */
+        Slot[] srcSlots;
+        MemorySegment[] srcMds;
+        int[] srcArgs;
         final List<Constant> constants;
         final LayerKernel javaKernel;
         final long srcElements, dstElements;
@@ -122,6 +126,9 @@ final class OneDnnPlan {
             this.scratchMd = scratchMd;
             this.srcSlot = srcSlot;
             this.dstSlot = dstSlot;
+            this.srcSlots = new Slot[] {srcSlot};
+            this.srcMds = new MemorySegment[] {srcMd};
+            this.srcArgs = new int[] {primitive.equals("reorder") ? DNNL_ARG_FROM() : DNNL_ARG_SRC()};
             this.constants = constants;
             this.javaKernel = javaKernel;
             this.srcElements = srcElements;
@@ -204,7 +211,7 @@ final class OneDnnPlan {
     /** True if a step after {@code step} reads {@code slot}. */
     private boolean readAfter(Slot slot, int step) {
         for (int i = step + 1; i < steps.size(); i++) {
-            if (steps.get(i).srcSlot == slot) return true;
+            for (Slot s : steps.get(i).srcSlots) if (s == slot) return true;
         }
         return false;
     }
@@ -266,6 +273,32 @@ final class OneDnnPlan {
         Step step = new Step(layer, kind, prims.implementation(pd), formats, fused, scope.primitive(pd), src.md(), dstMd,
                 scratch, src.slot(), dstSlot, constants, null, src.shape().elementCount(), dstShape.elementCount());
         return add(step, src, dstMd, dstSlot, dstShape);
+    }
+
+    /**
+     * Adds a primitive with several sources (binary, concat, sum): {@code args[i]} is the execution argument of
+     * {@code srcs.get(i)}. Each source counts as read once.
+     */
+    private Act addMultiInput(String layer, String kind, MemorySegment pd, List<Act> srcs, int[] args,
+                              MemorySegment dstMd, Shape dstShape, List<Constant> constants, String fused) {
+        Slot dst = acquire();
+        MemorySegment scratch = Primitives.queryMd(pd, dnnl_query_scratchpad_md());
+        if (scratch.equals(MemorySegment.NULL) || MemoryFormats.bytes(scratch) == 0) scratch = null;
+        String formats = String.join(" + ", srcs.stream().map(a -> MemoryFormats.describe(a.md())).toList())
+                + " → " + MemoryFormats.describe(dstMd);
+        Act first = srcs.get(0);
+        Step step = new Step(layer, kind, prims.implementation(pd), formats, fused, scope.primitive(pd), first.md(), dstMd,
+                scratch, first.slot(), dst, constants, null, first.shape().elementCount(), dstShape.elementCount());
+        step.srcSlots = srcs.stream().map(Act::slot).toArray(Slot[]::new);
+        step.srcMds = srcs.stream().map(Act::md).toArray(MemorySegment[]::new);
+        step.srcArgs = args.clone();
+        steps.add(step);
+        for (Act a : srcs) a.slot.bytes = Math.max(a.slot.bytes, MemoryFormats.bytes(a.md()));
+        dst.bytes = Math.max(dst.bytes, MemoryFormats.bytes(dstMd));
+        if (scratch != null) scratchpadBytes = Math.max(scratchpadBytes, MemoryFormats.bytes(scratch));
+        Act out = new Act(dstMd, dst, dstShape, steps.size() - 1, 1);
+        for (Act a : srcs) done(a);
+        return out;
     }
 
     private static MemorySegment dnnl_memory_get_memory_desc_md(MemorySegment memory) {

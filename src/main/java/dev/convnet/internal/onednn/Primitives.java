@@ -165,6 +165,28 @@ public final class Primitives {
         return scope.primitiveDesc(slot);
     }
 
+    /**
+     * Element-wise {@code alg} ({@code dnnl_binary_add}, {@code dnnl_binary_mul}, ...) of {@code src0} and
+     * {@code src1}; {@code src1} may have size 1 on axes where {@code src0} does not (broadcast).
+     */
+    public MemorySegment binary(String layer, int alg, MemorySegment src0, MemorySegment src1, MemorySegment dst,
+                                MemorySegment attr) {
+        MemorySegment slot = scope.slot();
+        Dnnl.check("dnnl_binary_primitive_desc_create",
+                dnnl_binary_primitive_desc_create(slot, engine, alg, src0, src1, dst, attr), layer);
+        return scope.primitiveDesc(slot);
+    }
+
+    /** Concatenation of {@code srcs} along {@code axis}; the destination layout is oneDNN's choice. */
+    public MemorySegment concat(String layer, List<MemorySegment> srcs, int axis, MemorySegment attr) {
+        MemorySegment slot = scope.slot();
+        MemorySegment array = scope.arena().allocate(ValueLayout.ADDRESS, srcs.size());
+        for (int i = 0; i < srcs.size(); i++) array.setAtIndex(ValueLayout.ADDRESS, i, srcs.get(i));
+        Dnnl.check("dnnl_concat_primitive_desc_create",
+                dnnl_concat_primitive_desc_create(slot, engine, MemorySegment.NULL, srcs.size(), axis, array, attr), layer);
+        return scope.primitiveDesc(slot);
+    }
+
     public MemorySegment reorder(String what, MemorySegment src, MemorySegment dst, MemorySegment attr) {
         MemorySegment slot = scope.slot();
         Dnnl.check("dnnl_reorder_primitive_desc_create",
