@@ -18,9 +18,10 @@ final class SessionFactory {
         BackendKind backend = Backends.resolve(options.backend());
         int threads = options.threads();
         return switch (backend) {
-            case ONEDNN -> new OneDnnSession(plan, threads, options.fusion(), () -> new JavaKernels(threads));
-            case JAVA -> KernelSession.open(plan, backend, new JavaKernels(threads));
-            case REFERENCE -> KernelSession.open(plan, backend, new ReferenceKernels());
+            case ONEDNN -> new OneDnnSession(plan, threads, options.fusion(), options.channelsLast(),
+                    () -> new JavaKernels(threads));
+            case JAVA -> KernelSession.open(plan, backend, new JavaKernels(threads), options.channelsLast());
+            case REFERENCE -> KernelSession.open(plan, backend, new ReferenceKernels(), options.channelsLast());
         };
     }
 }

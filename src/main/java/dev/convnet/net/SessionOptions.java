@@ -11,8 +11,16 @@ package dev.convnet.net;
  *                sessions or many concurrent calls, and never oversubscribes the machine.
  * @param fusion  on oneDNN, fold batch normalization into the preceding convolution and fuse following
  *                activations as post-ops; off runs every layer as its own primitive (for comparison)
+ * @param channelsLast the caller's 4-D input and output tensors are laid out N, H, W, C (channels last, as
+ *                images usually come) instead of N, C, H, W; shapes are still given as [N, C, H, W]. On oneDNN this
+ *                spares the reorders at the network's edges when its primitives choose that layout themselves.
  */
-public record SessionOptions(BackendKind backend, int threads, boolean fusion) {
+public record SessionOptions(BackendKind backend, int threads, boolean fusion, boolean channelsLast) {
+    /** Options with NCHW input and output. */
+    public SessionOptions(BackendKind backend, int threads, boolean fusion) {
+        this(backend, threads, fusion, false);
+    }
+
     /** Checks {@code threads ≥ 1}. */
     public SessionOptions {
         if (threads < 1) {
@@ -27,16 +35,21 @@ public record SessionOptions(BackendKind backend, int threads, boolean fusion) {
 
     /** These options with another backend ({@code null}: automatic). */
     public SessionOptions withBackend(BackendKind kind) {
-        return new SessionOptions(kind, threads, fusion);
+        return new SessionOptions(kind, threads, fusion, channelsLast);
     }
 
     /** These options with another thread count. */
     public SessionOptions withThreads(int n) {
-        return new SessionOptions(backend, n, fusion);
+        return new SessionOptions(backend, n, fusion, channelsLast);
     }
 
     /** These options with fusion on or off. */
     public SessionOptions withFusion(boolean on) {
-        return new SessionOptions(backend, threads, on);
+        return new SessionOptions(backend, threads, on, channelsLast);
+    }
+
+    /** These options with channels-last (NHWC) or NCHW input and output. */
+    public SessionOptions withChannelsLast(boolean on) {
+        return new SessionOptions(backend, threads, fusion, on);
     }
 }

@@ -31,9 +31,28 @@ public final class KernelSession implements Session {
     private final int[] sizes;
     private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
     private boolean closed;
+    private final boolean channelsLast;
+
+    /** NHWC ↔ NCHW for a 4-D shape [n, c, h, w]; {@code toChannelsFirst} picks the direction. */
+    private static float[] transpose(float[] x, Shape s, boolean toChannelsFirst) {
+        int n = s.dim(0), c = s.dim(1), hw = s.dim(2) * s.dim(3);
+        float[] y = new float[x.length];
+        for (int b = 0; b < n; b++) {
+            int base = b * c * hw;
+            for (int ch = 0; ch < c; ch++) {
+                for (int p = 0; p < hw; p++) {
+                    int nchw = base + ch * hw + p;
+                    int nhwc = base + p * c + ch;
+                    if (toChannelsFirst) y[nchw] = x[nhwc]; else y[nhwc] = x[nchw];
+                }
+            }
+        }
+        return y;
+    }
 
     private KernelSession(NetworkSummary plan, BackendKind backend, KernelFactory factory, List<LayerKernel> kernels,
-                          int[] sizes) {
+                          int[] sizes, boolean channelsLast) {
+        this.channelsLast = channelsLast;
         this.plan = plan;
         this.backend = backend;
         this.factory = factory;
@@ -48,6 +67,14 @@ public final class KernelSession implements Session {
      * @throws ShapeException if a tensor of the plan is larger than a Java array
      */
     public static KernelSession open(NetworkSummary plan, BackendKind backend, KernelFactory factory) {
+        return open(plan, backend, factory, false);
+    }
+
+    /**
+     * As {@link #open(NetworkSummary, BackendKind, KernelFactory)}; with {@code channelsLast}, 4-D inputs and outputs
+     * are NHWC in the caller's memory and are transposed to and from the kernels' NCHW.
+     */
+    public static KernelSession open(NetworkSummary plan, BackendKind backend, KernelFactory factory, boolean channelsLast) {
         try {
             int[] sizes = new int[plan.rows().size() + 1];
             sizes[0] = arraySize("input", plan.inputShape());
@@ -56,7 +83,7 @@ public final class KernelSession implements Session {
                 sizes[row.index()] = arraySize("layer " + row.index() + " " + row.layer() + " output", row.outputShape());
                 kernels.add(factory.create(row));
             }
-            return new KernelSession(plan, backend, factory, List.copyOf(kernels), sizes);
+            return new KernelSession(plan, backend, factory, List.copyOf(kernels), sizes, channelsLast);
         } catch (RuntimeException | Error e) {
             factory.close();
             throw e;
@@ -113,12 +140,13 @@ public final class KernelSession implements Session {
             if (closed) {
                 throw new IllegalStateException("session is closed");
             }
-            float[] current = input;
+            float[] current = channelsLast && plan.inputShape().rank() == 4 ? transpose(input, plan.inputShape(), true) : input;
             for (int i = 0; i < kernels.size(); i++) {
                 float[] next = new float[sizes[i + 1]];
                 kernels.get(i).forward(current, next);
                 current = next;
             }
+            if (channelsLast && plan.outputShape().rank() == 4) return transpose(current, plan.outputShape(), false);
             return current == input ? input.clone() : current;
         } finally {
             read.unlock();
@@ -156,7 +184,8 @@ public final class KernelSession implements Session {
         StringBuilder sb = new StringBuilder(backend == BackendKind.JAVA
                 ? "Java backend plan (im2col + blocked SGEMM for convolutions, parallel kernels elsewhere)"
                 : "reference backend plan (the lecture's equations as direct loops, double accumulation)");
-        sb.append(" for input ").append(plan.inputShape()).append(" → output ").append(plan.outputShape()).append('\n');
+        sb.append(" for input ").append(plan.inputShape()).append(" → output ").append(plan.outputShape())
+                .append(channelsLast ? " (channels-last input and output)" : "").append('\n');
         for (NetworkSummary.Row row : plan.rows()) {
             sb.append(String.format("%-3d %-44s %s → %s%n", row.index(), row.layer(), row.inputShape(), row.outputShape()));
         }

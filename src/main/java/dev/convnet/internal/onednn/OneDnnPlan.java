@@ -155,6 +155,7 @@ final class OneDnnPlan {
     long scratchpadBytes;
     final int threads;
     final boolean fusion;
+    final boolean channelsLast;
 
     private final Primitives prims;
     private final BiFunction<Layer, Shape, LayerKernel> javaKernels;
@@ -164,8 +165,9 @@ final class OneDnnPlan {
      *
      * @param javaKernels makes the Java kernel for a layer oneDNN has no primitive for
      */
-    OneDnnPlan(NativeScope scope, List<Layer> layers, Shape input, int threads, boolean fusion,
+    OneDnnPlan(NativeScope scope, List<Layer> layers, Shape input, int threads, boolean fusion, boolean channelsLast,
                BiFunction<Layer, Shape, LayerKernel> javaKernels) {
+        this.channelsLast = channelsLast;
         this.scope = scope;
         this.threads = threads;
         this.fusion = fusion;
@@ -173,7 +175,7 @@ final class OneDnnPlan {
         this.engine = scope.cpuEngine();
         this.prims = new Primitives(scope, engine);
         this.inputShape = input;
-        this.inputMd = prims.plain(longs(input));
+        this.inputMd = userMd(input);
         Act cur = new Act(inputMd, userIn, input, -1, 1);
         for (int i = 0; i < layers.size(); i++) {
             Layer layer = layers.get(i);
@@ -199,13 +201,18 @@ final class OneDnnPlan {
             cur = compileLayer(name, layer, post, cur, nextIsLinear);
         }
         this.outputShape = cur.shape();
-        this.outputMd = prims.plain(longs(outputShape));
+        this.outputMd = userMd(outputShape);
         if (cur.producer() >= 0 && cur.slot().kind == Slot.BUFFER && MemoryFormats.same(cur.md(), outputMd)
                 && !readAfter(cur.slot(), cur.producer())) {
             steps.get(cur.producer()).dstSlot = userOut; // the last layer writes straight into the caller's output
         } else {
             reorder("output", cur, outputMd, userOut);
         }
+    }
+
+    /** The layout of the caller's tensors: dense NCHW, or NHWC for 4-D ones when channels-last was asked for. */
+    private MemorySegment userMd(Shape s) {
+        return channelsLast && s.rank() == 4 ? scope.memoryDesc(longs(s), dnnl_acdb()) : prims.plain(longs(s));
     }
 
     /** True if a step after {@code step} reads {@code slot}. */

@@ -45,10 +45,12 @@ public final class OneDnnSession implements Session {
      *
      * @param threads OpenMP threads per run (≥ 1)
      * @param fusion fold batch norms and fuse activations into the preceding convolution / inner product
+     * @param channelsLast 4-D input and output are NHWC in memory
      * @param javaKernels makes the Java kernels for layers oneDNN has no primitive for (called only if needed)
      * @throws dev.convnet.onednn.NativeLibraryException if oneDNN cannot be loaded
      */
-    public OneDnnSession(NetworkSummary summary, int threads, boolean fusion, Supplier<KernelFactory> javaKernels) {
+    public OneDnnSession(NetworkSummary summary, int threads, boolean fusion, boolean channelsLast,
+                         Supplier<KernelFactory> javaKernels) {
         if (threads < 1) throw new IllegalArgumentException("threads = " + threads + " must be ≥ 1");
         OneDnn.require();
         this.summary = summary;
@@ -61,7 +63,7 @@ public final class OneDnnSession implements Session {
         int before = omp_get_max_threads();
         try {
             omp_set_num_threads(threads);
-            this.plan = new OneDnnPlan(scope, layers, summary.inputShape(), threads, fusion, java);
+            this.plan = new OneDnnPlan(scope, layers, summary.inputShape(), threads, fusion, channelsLast, java);
         } catch (RuntimeException | Error e) {
             closeNative();
             throw e;
@@ -97,7 +99,7 @@ public final class OneDnnSession implements Session {
     @Override
     public String plan() {
         return plan.describe("oneDNN plan for input " + plan.inputShape + " → output " + plan.outputShape
-                + (plan.fusion ? "" : " (fusion off)"));
+                + (plan.fusion ? "" : " (fusion off)") + (plan.channelsLast ? " (channels-last input and output)" : ""));
     }
 
     /** How many execution contexts exist (one per run that was ever concurrent, up to the pool's capacity). */
