@@ -15,7 +15,7 @@ JAVA := $(JDK)/bin/java
 NATIVE := target/native/linux-x86_64
 JEXTRACT ?= $(shell command -v jextract 2>/dev/null)
 
-.PHONY: all build test run bench bindings clean info test-data
+.PHONY: all build test run bench bench-quick bench-classes native-bench bench-packages models peers bindings clean info test-data
 
 all: build
 
@@ -52,11 +52,46 @@ info: build
 	bin/convnet lecture
 	bin/convnet demo
 
-## bench: JMH benchmarks (compiled with the tests) of the layers on each backend
-bench: build
+BENCH_CP = target/test-classes:target/classes:$$(cat target/test-classpath.txt)
+BENCH_JAVA = $(JAVA) --enable-native-access=ALL-UNNAMED -cp $(BENCH_CP)
+TORCH_PYTHON ?= /usr/bin/python3
+MODELS_DIR ?= target/models
+BENCH_THREADS ?= $(shell nproc)
+PEER_ARGS ?= --threads $(BENCH_THREADS) --iters 20 --warmup 5
+# The Python peer and the model export (not needed by `make test`).
+BENCH_PACKAGES := python3-torch python3-torchvision python3-matplotlib
+
+bench-classes: build
 	$(MVN) $(MVN_FLAGS) test-compile
-	$(JAVA) --enable-native-access=ALL-UNNAMED -cp target/test-classes:target/classes:$$(cat target/test-classpath.txt) \
-	  org.openjdk.jmh.Main $(JMH_ARGS)
+
+## native-bench: the C baseline (oneDNN from C) and the machine's FMA peak, built against the unpacked oneDNN
+native-bench: build
+	$(MAKE) -C native/bench
+
+bench-packages:
+	@missing=""; for p in $(BENCH_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then echo "installing Debian packages:$$missing"; \
+	  (apt-get install -y -q $$missing >/dev/null || (apt-get update -q >/dev/null && apt-get install -y -q $$missing >/dev/null)); fi
+
+## models: ResNet-18, MobileNetV2, SqueezeNet 1.1 (seeded weights) exported to ONNX by PyTorch, with inputs and outputs
+models: bench-packages
+	test -f $(MODELS_DIR)/manifest.json || $(TORCH_PYTHON) bench/export_models.py $(MODELS_DIR)
+
+## peers: PyTorch and ONNX Runtime (Java) on those models, one JSON line per model and batch in target/bench/models.jsonl
+peers: models bench-classes
+	mkdir -p target/bench
+	$(TORCH_PYTHON) bench/torch_peer.py --models-dir $(MODELS_DIR) $(PEER_ARGS) > target/bench/models.jsonl
+	$(BENCH_JAVA) dev.convnet.bench.OrtPeer --models-dir $(MODELS_DIR) $(PEER_ARGS) >> target/bench/models.jsonl
+
+## bench-quick: the side-by-side layer report in a few minutes, ending with the `summary NAME=VALUE` lines
+bench-quick: native-bench bench-classes
+	$(BENCH_JAVA) dev.convnet.bench.SideBySide --quick --threads $(BENCH_THREADS) --out target/bench/quick
+
+## bench: everything: peers on the models, the side-by-side report and chart in bench/results/, then the JMH suite
+bench: native-bench peers
+	$(BENCH_JAVA) dev.convnet.bench.SideBySide --threads $(BENCH_THREADS) --out bench/results
+	$(TORCH_PYTHON) bench/chart.py bench/results/results.json bench/results/chart.png
+	$(BENCH_JAVA) org.openjdk.jmh.Main $(JMH_ARGS)
 
 ## bindings: regenerate bindings/ from oneDNN 3.8.1's headers with jextract (from PATH or $JEXTRACT).
 ## The symbol list native/dnnl-symbols.txt is jextract --dump-includes output, trimmed; see native/README.md.

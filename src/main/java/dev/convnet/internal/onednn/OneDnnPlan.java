@@ -205,6 +205,7 @@ final class OneDnnPlan {
         if (cur.producer() >= 0 && cur.slot().kind == Slot.BUFFER && MemoryFormats.same(cur.md(), outputMd)
                 && !readAfter(cur.slot(), cur.producer())) {
             steps.get(cur.producer()).dstSlot = userOut; // the last layer writes straight into the caller's output
+            if (!usedByAnyStep(cur.slot())) cur.slot().bytes = 0; // that buffer is no longer needed
         } else {
             reorder("output", cur, outputMd, userOut);
         }
@@ -213,6 +214,14 @@ final class OneDnnPlan {
     /** The layout of the caller's tensors: dense NCHW, or NHWC for 4-D ones when channels-last was asked for. */
     private MemorySegment userMd(Shape s) {
         return channelsLast && s.rank() == 4 ? scope.memoryDesc(longs(s), dnnl_acdb()) : prims.plain(longs(s));
+    }
+
+    private boolean usedByAnyStep(Slot slot) {
+        for (Step st : steps) {
+            if (st.dstSlot == slot) return true;
+            for (Slot s : st.srcSlots) if (s == slot) return true;
+        }
+        return false;
     }
 
     /** True if a step after {@code step} reads {@code slot}. */
