@@ -23,7 +23,9 @@ import dev.convnet.shape.Shape;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.function.BiFunction;
 
 /**
@@ -160,50 +162,108 @@ final class OneDnnPlan {
     private final Primitives prims;
     private final BiFunction<Layer, Shape, LayerKernel> javaKernels;
 
+    /** One node to compile: {@code output = layer(inputs…)}, named for the plan. */
+    record PlanNode(String name, Layer layer, List<String> inputs, String output) {}
+
+    /** A named constant operand (for example an ONNX initializer used by an element-wise operation). */
+    record ConstantTensor(Shape shape, float[] values) {}
+
+    /** The chain {@code input → layer 1 → … → layer n} as nodes. */
+    static List<PlanNode> chain(List<Layer> layers) {
+        List<PlanNode> nodes = new ArrayList<>();
+        for (int i = 0; i < layers.size(); i++) {
+            nodes.add(new PlanNode("#" + (i + 1) + " " + layers.get(i), layers.get(i), List.of(i == 0 ? "input" : "t" + i),
+                    i == layers.size() - 1 ? "output" : "t" + (i + 1)));
+        }
+        return nodes;
+    }
+
+    private final Map<String, Act> acts = new HashMap<>();
+    private final Map<String, Integer> uses = new HashMap<>();
+    private final Map<String, List<Integer>> consumers = new HashMap<>();
+    private final Map<String, ConstantTensor> constants;
+    private List<PlanNode> nodes;
+
     /**
-     * Compiles {@code layers} for {@code input}. The caller owns {@code scope} and closes it on failure.
+     * Compiles a sequential network for {@code input}. The caller owns {@code scope} and closes it on failure.
      *
      * @param javaKernels makes the Java kernel for a layer oneDNN has no primitive for
      */
     OneDnnPlan(NativeScope scope, List<Layer> layers, Shape input, int threads, boolean fusion, boolean channelsLast,
                BiFunction<Layer, Shape, LayerKernel> javaKernels) {
+        this(scope, chain(layers), input, Map.of(), threads, fusion, channelsLast, javaKernels);
+    }
+
+    /**
+     * Compiles a graph of nodes (in topological order) from the tensor {@code "input"} to the tensor
+     * {@code "output"}. The caller owns {@code scope} and closes it on failure.
+     */
+    OneDnnPlan(NativeScope scope, List<PlanNode> nodes, Shape input, Map<String, ConstantTensor> constants, int threads,
+               boolean fusion, boolean channelsLast, BiFunction<Layer, Shape, LayerKernel> javaKernels) {
         this.channelsLast = channelsLast;
         this.scope = scope;
         this.threads = threads;
         this.fusion = fusion;
         this.javaKernels = javaKernels;
+        this.constants = constants;
+        this.nodes = nodes;
         this.engine = scope.cpuEngine();
         this.prims = new Primitives(scope, engine);
         this.inputShape = input;
         this.inputMd = userMd(input);
-        Act cur = new Act(inputMd, userIn, input, -1, 1);
-        for (int i = 0; i < layers.size(); i++) {
-            Layer layer = layers.get(i);
-            String name = "#" + (i + 1) + " " + layer;
-            // Fusion: fold a following BatchNorm into a Conv2d, then absorb following activations as post-ops.
+        for (int i = 0; i < nodes.size(); i++) {
+            for (String in : nodes.get(i).inputs()) {
+                uses.merge(in, 1, Integer::sum);
+                consumers.computeIfAbsent(in, k -> new ArrayList<>()).add(i);
+            }
+        }
+        uses.merge("output", 1, Integer::sum); // the caller reads it
+        acts.put("input", new Act(inputMd, userIn, input, -1, uses.getOrDefault("input", 0)));
+        boolean[] absorbed = new boolean[nodes.size()];
+        for (int i = 0; i < nodes.size(); i++) {
+            if (absorbed[i]) continue;
+            PlanNode node = nodes.get(i);
+            Layer layer = node.layer();
+            String name = node.name();
+            String out = node.output();
+            // Fusion: fold a BatchNorm that alone reads a Conv2d's output into it, then absorb the activations that
+            // alone read the result as post-ops.
             List<Activation> post = new ArrayList<>();
             if (fusion && (layer instanceof Conv2d || layer instanceof Conv1d || layer instanceof Linear)) {
-                while (i + 1 < layers.size()) {
-                    Layer next = layers.get(i + 1);
+                while (true) {
+                    int c = soleConsumer(out);
+                    if (c < 0) break;
+                    Layer next = nodes.get(c).layer();
                     if (next instanceof BatchNorm bn && layer instanceof Conv2d conv && post.isEmpty()) {
                         layer = bn.foldInto(conv);
-                        name += " + " + bn;
                     } else if (next instanceof Activation act) {
                         post.add(act);
-                        name += " + " + act;
                     } else {
                         break;
                     }
-                    i++;
+                    name += " + " + next;
+                    absorbed[c] = true;
+                    out = nodes.get(c).output();
                 }
             }
-            boolean nextIsLinear = i + 1 < layers.size() && layers.get(i + 1) instanceof Linear;
-            cur = compileLayer(name, layer, post, cur, nextIsLinear);
+            int c = soleConsumer(out);
+            boolean nextIsLinear = c >= 0 && nodes.get(c).layer() instanceof Linear;
+            if (node.inputs().size() != 1) {
+                throw new IllegalArgumentException(name + ": " + node.inputs().size() + " inputs are not supported on oneDNN yet");
+            }
+            Act result = compileLayer(name, layer, post, act(node.inputs().get(0)), nextIsLinear);
+            result.uses = uses.getOrDefault(out, 0);
+            acts.put(out, result);
+            if (result.uses == 0) {
+                result.uses = 1;
+                done(result);
+            }
         }
+        Act cur = act("output");
         this.outputShape = cur.shape();
         this.outputMd = userMd(outputShape);
-        if (cur.producer() >= 0 && cur.slot().kind == Slot.BUFFER && MemoryFormats.same(cur.md(), outputMd)
-                && !readAfter(cur.slot(), cur.producer())) {
+        if (cur.producer() >= 0 && cur.slot().kind == Slot.BUFFER && cur.slot().refs == 1
+                && MemoryFormats.same(cur.md(), outputMd) && !readAfter(cur.slot(), cur.producer())) {
             steps.get(cur.producer()).dstSlot = userOut; // the last layer writes straight into the caller's output
             if (!usedByAnyStep(cur.slot())) cur.slot().bytes = 0; // that buffer is no longer needed
         } else {
@@ -211,9 +271,16 @@ final class OneDnnPlan {
         }
     }
 
-    /** The layout of the caller's tensors: dense NCHW, or NHWC for 4-D ones when channels-last was asked for. */
-    private MemorySegment userMd(Shape s) {
-        return channelsLast && s.rank() == 4 ? scope.memoryDesc(longs(s), dnnl_acdb()) : prims.plain(longs(s));
+    /** The index of the only node that reads {@code tensor}, or -1 if none or several do (or the caller does). */
+    private int soleConsumer(String tensor) {
+        List<Integer> cs = consumers.getOrDefault(tensor, List.of());
+        return cs.size() == 1 && uses.getOrDefault(tensor, 0) == 1 ? cs.get(0) : -1;
+    }
+
+    private Act act(String tensor) {
+        Act a = acts.get(tensor);
+        if (a == null) throw new IllegalStateException("tensor '" + tensor + "' is read before it is computed");
+        return a;
     }
 
     private boolean usedByAnyStep(Slot slot) {
@@ -253,6 +320,16 @@ final class OneDnnPlan {
         for (int i = 0; i < d.length; i++) d[i] = s.dim(i);
         return d;
     }
+
+    /** The layout of the caller's tensors: dense NCHW, or NHWC for 4-D ones when channels-last was asked for. */
+    private MemorySegment userMd(Shape s) {
+        return channelsLast && s.rank() == 4 ? scope.memoryDesc(longs(s), dnnl_acdb()) : prims.plain(longs(s));
+    }
+
+
+
+
+
 
     /** Records a step reading {@code from} (its last read by this consumer) and writing a new tensor. */
     private Act add(Step step, Act from, MemorySegment dstMd, Slot dstSlot, Shape dstShape) {
