@@ -5,11 +5,14 @@ import picocli.CommandLine.Command;
 
 /**
  * The {@code convnet} command line: {@code convnet info}, and the subcommands the other issues add.
- * Exit status: 0 on success, 1 when a demanded backend cannot be used, 2 for bad input.
+ * Exit status: 0 on success, 1 when a demanded backend cannot be used (or an ONNX test case fails), 2 for bad
+ * input (a malformed or unsupported model, shapes that do not fit, a file that cannot be read), with a one-line
+ * message on stderr and no stack trace.
  */
 @Command(name = "convnet", mixinStandardHelpOptions = true, version = "convnet 0.1.0",
         description = "ConvNets on the CPU from Java: oneDNN through the FFM API, with pure-Java fallback kernels.",
-        subcommands = {InfoCommand.class, LectureCommand.class, DemoCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {InfoCommand.class, LectureCommand.class, DemoCommand.class, OnnxTestCommand.class, InspectCommand.class,
+                RunCommand.class, CommandLine.HelpCommand.class})
 public final class ConvnetCommand implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -29,7 +32,8 @@ public final class ConvnetCommand implements Runnable {
         CommandLine cl = new CommandLine(new ConvnetCommand());
         cl.setExecutionExceptionHandler((ex, line, parsed) -> {
             line.getErr().println("convnet: " + ex.getMessage());
-            return ex instanceof IllegalArgumentException ? 2 : 1;
+            return ex instanceof IllegalArgumentException || ex instanceof java.io.IOException
+                    || ex instanceof java.io.UncheckedIOException ? 2 : 1;
         });
         return cl.execute(args);
     }

@@ -37,6 +37,11 @@ public final class Network {
         return layers;
     }
 
+    /** This network as a chain {@link Graph} (see {@link Graph#of(Network)}). */
+    public Graph toGraph() {
+        return Graph.of(this);
+    }
+
     /** A new network with {@code more} appended. */
     public Network append(Layer... more) {
         List<Layer> all = new ArrayList<>(layers);

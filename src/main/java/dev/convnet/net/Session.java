@@ -1,12 +1,21 @@
 package dev.convnet.net;
 
 import dev.convnet.shape.Shape;
+import dev.convnet.shape.ShapeException;
 import dev.convnet.tensor.Tensor;
 import java.lang.foreign.MemorySegment;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
 
 /**
- * A network compiled for one input shape on one backend: build once, run many times.
- * Obtained from {@link Network#compile(Shape, BackendKind)}.
+ * A network or graph compiled for its input shapes on one backend: build once, run many times.
+ * Obtained from {@link Network#compile(Shape, BackendKind)} or {@link Graph#compile(Map, SessionOptions)}.
+ *
+ * <p>Inputs and outputs have names: a {@link Network}'s are {@value #INPUT} and {@value #OUTPUT}, a
+ * {@link Graph}'s its own. {@link #run(Map)} runs with any number of inputs and outputs; the other
+ * {@code run} methods, and {@link #inputShape()} / {@link #outputShape()}, are for one input and one output
+ * (on a graph with more they throw {@link IllegalStateException}).
  *
  * <p>Thread-safety: every {@code run} method is thread-safe: any number of threads may run the same
  * session at once (each call uses its own buffers and, on oneDNN, its own stream and scratchpad). {@link #close()}
@@ -14,6 +23,11 @@ import java.lang.foreign.MemorySegment;
  * {@link IllegalStateException}. Closing twice is harmless.
  */
 public interface Session extends AutoCloseable {
+    /** The input name of a network's session. */
+    String INPUT = "input";
+    /** The output name of a network's session. */
+    String OUTPUT = "output";
+
     /** The backend that runs this session. */
     BackendKind backend();
 
@@ -70,6 +84,46 @@ public interface Session extends AutoCloseable {
      * fused operations. For the Java backends, the kernel per layer.
      */
     String plan();
+
+    /** The input names, in order ({@value #INPUT} for a network). */
+    default List<String> inputNames() {
+        return List.of(INPUT);
+    }
+
+    /** The output names, in order ({@value #OUTPUT} for a network). */
+    default List<String> outputNames() {
+        return List.of(OUTPUT);
+    }
+
+    /** The input shapes by name (batch first), in order. */
+    default Map<String, Shape> inputShapes() {
+        return Map.of(inputNames().getFirst(), inputShape());
+    }
+
+    /** The output shapes by name (batch first), in order. */
+    default Map<String, Shape> outputShapes() {
+        return Map.of(outputNames().getFirst(), outputShape());
+    }
+
+    /** The validated plan as a graph: per node its inputs, output shape, parameters and FLOPs. */
+    default GraphSummary graphSummary() {
+        return GraphSummary.of(summary());
+    }
+
+    /**
+     * Runs on named inputs (row-major, each exactly its shape's element count; only read) and returns every
+     * output as a new array, by name in {@link #outputNames()} order.
+     *
+     * @throws IllegalArgumentException if the names differ from {@link #inputNames()}
+     * @throws ShapeException if an array's length differs from its input's element count
+     * @throws IllegalStateException if the session is closed
+     */
+    default Map<String, float[]> run(Map<String, float[]> inputs) {
+        if (!new HashSet<>(inputNames()).equals(inputs.keySet())) {
+            throw new IllegalArgumentException("inputs are given for " + inputs.keySet() + ", the session's inputs are " + inputNames());
+        }
+        return Map.of(outputNames().getFirst(), run(inputs.get(inputNames().getFirst())));
+    }
 
     /** Releases threads and memory; waits for runs in flight. Idempotent. */
     @Override

@@ -3,7 +3,18 @@ package dev.convnet.internal.jvm;
 import dev.convnet.internal.kernels.KernelFactory;
 import dev.convnet.internal.kernels.LayerKernel;
 import dev.convnet.internal.kernels.MathFunctions;
+import dev.convnet.internal.kernels.NodeKernel;
 import dev.convnet.layer.Activation;
+import dev.convnet.layer.AxisSoftmax;
+import dev.convnet.layer.Binary;
+import dev.convnet.layer.Concat;
+import dev.convnet.layer.MatMul;
+import dev.convnet.layer.Pad;
+import dev.convnet.layer.Reduce;
+import dev.convnet.layer.Reshape;
+import dev.convnet.layer.Slice;
+import dev.convnet.layer.Transpose;
+import dev.convnet.layer.Unary;
 import dev.convnet.layer.AvgPool2d;
 import dev.convnet.layer.BatchNorm;
 import dev.convnet.layer.Conv1d;
@@ -21,6 +32,7 @@ import dev.convnet.shape.ConvAxis;
 import dev.convnet.shape.Geometry2d;
 import dev.convnet.shape.Shape;
 
+import java.util.List;
 import java.util.function.DoubleUnaryOperator;
 
 /**
@@ -37,10 +49,12 @@ public final class JavaKernels implements KernelFactory {
     private static final int CHUNK = 1 << 14;
 
     private final Parallel parallel;
+    private final JavaOps ops;
 
     /** A backend with {@code threads} worker threads (1 = the calling thread only). */
     public JavaKernels(int threads) {
         this.parallel = new Parallel(threads);
+        this.ops = new JavaOps(parallel);
     }
 
     @Override
@@ -60,6 +74,26 @@ public final class JavaKernels implements KernelFactory {
             case Linear l -> linear(l, in);
             case Softmax s -> softmax(in);
             case BatchNorm b -> batchNorm(b, in);
+            case Reshape r -> (x, y) -> System.arraycopy(x, 0, y, 0, x.length);
+            case Transpose t -> ops.transpose(t, in, out);
+            case Pad p -> ops.pad(p, in, out);
+            case Unary u -> ops.unary(u);
+            case Slice sl -> ops.slice(sl, in, out);
+            case Reduce r -> ops.reduce(r, in, out);
+            case AxisSoftmax s -> ops.axisSoftmax(s, in);
+            case Concat c -> (x, y) -> System.arraycopy(x, 0, y, 0, x.length);
+            case Binary b -> throw new IllegalArgumentException(b + " takes 2 inputs");
+            case MatMul m -> throw new IllegalArgumentException(m + " takes 2 inputs");
+        };
+    }
+
+    @Override
+    public NodeKernel create(Layer layer, List<Shape> inputs, Shape output) {
+        return switch (layer) {
+            case Binary b -> ops.binary(b, inputs.get(0), inputs.get(1), output);
+            case MatMul m -> ops.matMul(inputs.get(0), inputs.get(1), output);
+            case Concat c -> ops.concat(c, inputs, output);
+            default -> KernelFactory.super.create(layer, inputs, output);
         };
     }
 

@@ -1,6 +1,10 @@
 package dev.convnet.internal.kernels;
 
+import dev.convnet.layer.Layer;
 import dev.convnet.net.NetworkSummary;
+import dev.convnet.shape.Shape;
+
+import java.util.List;
 
 /**
  * A backend's way of turning a planned layer into a {@link LayerKernel}. Internal.
@@ -11,6 +15,22 @@ import dev.convnet.net.NetworkSummary;
 public interface KernelFactory extends AutoCloseable {
     /** The kernel for one validated row of a plan. */
     LayerKernel create(NetworkSummary.Row row);
+
+    /**
+     * The kernel for one validated graph node: {@code layer} on inputs of the given shapes, producing
+     * {@code output}. The default handles single-input layers through {@link #create(NetworkSummary.Row)};
+     * backends override it for layers with several inputs.
+     *
+     * @throws UnsupportedOperationException if the backend has no kernel for a multi-input layer
+     */
+    default NodeKernel create(Layer layer, List<Shape> inputs, Shape output) {
+        if (inputs.size() != 1) {
+            throw new UnsupportedOperationException(getClass().getSimpleName() + " has no kernel for " + layer + " on "
+                    + inputs.size() + " inputs");
+        }
+        LayerKernel k = create(new NetworkSummary.Row(1, layer, inputs.getFirst(), output));
+        return (x, y) -> k.forward(x[0], y);
+    }
 
     /** Releases worker threads, if any. Idempotent. */
     @Override

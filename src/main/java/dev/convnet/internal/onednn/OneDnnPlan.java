@@ -507,6 +507,8 @@ final class OneDnnPlan {
                 yield alias(plain, prims.reshape(plain.md(), longs(outShape)), outShape);
             }
             case DepthPool d -> javaStep(name, layer, cur, outShape, "Java (oneDNN has no pooling across channels)");
+            // Graph operations (issue 5): run by the Java kernels until oneDNN primitives are added for them.
+            default -> javaStep(name, layer, cur, outShape, "Java (no oneDNN primitive for " + layer.kind() + " yet)");
         };
     }
 

@@ -3,7 +3,18 @@ package dev.convnet.internal.reference;
 import dev.convnet.internal.kernels.KernelFactory;
 import dev.convnet.internal.kernels.LayerKernel;
 import dev.convnet.internal.kernels.MathFunctions;
+import dev.convnet.internal.kernels.NodeKernel;
 import dev.convnet.layer.Activation;
+import dev.convnet.layer.AxisSoftmax;
+import dev.convnet.layer.Binary;
+import dev.convnet.layer.Concat;
+import dev.convnet.layer.MatMul;
+import dev.convnet.layer.Pad;
+import dev.convnet.layer.Reduce;
+import dev.convnet.layer.Reshape;
+import dev.convnet.layer.Slice;
+import dev.convnet.layer.Transpose;
+import dev.convnet.layer.Unary;
 import dev.convnet.layer.AvgPool2d;
 import dev.convnet.layer.BatchNorm;
 import dev.convnet.layer.Conv1d;
@@ -20,6 +31,8 @@ import dev.convnet.net.NetworkSummary;
 import dev.convnet.shape.ConvAxis;
 import dev.convnet.shape.Geometry2d;
 import dev.convnet.shape.Shape;
+
+import java.util.List;
 
 /**
  * The reference backend: each layer's equation from the lecture notes (with the errata) written
@@ -47,6 +60,29 @@ public final class ReferenceKernels implements KernelFactory {
             case Linear l -> linear(l, in);
             case Softmax s -> softmax(in);
             case BatchNorm b -> batchNorm(b, in);
+            case Reshape r -> (x, y) -> System.arraycopy(x, 0, y, 0, x.length);
+            case Transpose t -> ReferenceOps.transpose(t, in, out);
+            case Pad p -> ReferenceOps.pad(p, in, out);
+            case Unary u -> ReferenceOps.unary(u);
+            case Slice sl -> ReferenceOps.slice(sl, in, out);
+            case Reduce r -> ReferenceOps.reduce(r, in);
+            case AxisSoftmax s -> ReferenceOps.axisSoftmax(s, in);
+            case Concat c -> {
+                NodeKernel k = ReferenceOps.concat(c, List.of(in), out);
+                yield (x, y) -> k.forward(new float[][] {x}, y);
+            }
+            case Binary b -> throw new IllegalArgumentException(b + " takes 2 inputs");
+            case MatMul m -> throw new IllegalArgumentException(m + " takes 2 inputs");
+        };
+    }
+
+    @Override
+    public NodeKernel create(Layer layer, List<Shape> inputs, Shape output) {
+        return switch (layer) {
+            case Binary b -> ReferenceOps.binary(b, inputs.get(0), inputs.get(1), output);
+            case MatMul m -> ReferenceOps.matMul(inputs.get(0), inputs.get(1), output);
+            case Concat c -> ReferenceOps.concat(c, inputs, output);
+            default -> KernelFactory.super.create(layer, inputs, output);
         };
     }
 

@@ -1,0 +1,315 @@
+package dev.convnet.internal.kernels;
+
+import dev.convnet.net.BackendKind;
+import dev.convnet.net.GraphSummary;
+import dev.convnet.net.NetworkSummary;
+import dev.convnet.net.Session;
+import dev.convnet.shape.Shape;
+import dev.convnet.shape.ShapeException;
+import dev.convnet.tensor.Tensor;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+
+/**
+ * A {@link Session} that runs a planned graph's nodes in topological order, one {@link NodeKernel} each, on
+ * heap float arrays; used by the Java and reference backends. Every value (input, constant, node output) has a
+ * slot; a run holds the arrays of its live values and drops each intermediate after its last reader. Internal:
+ * obtain sessions through {@code Graph.compile}.
+ *
+ * <p>Thread-safety: as {@link Session}: runs are concurrent (each has its own arrays; constants are shared
+ * and only read); close waits for them through a read-write lock.
+ */
+public final class GraphSession implements Session {
+    private static final long MAX_ARRAY = Integer.MAX_VALUE - 8;
+
+    private final GraphSummary plan;
+    private final BackendKind backend;
+    private final KernelFactory factory;
+    private final List<String> inputNames;
+    private final List<String> outputNames;
+    private final int[] inputSlots;
+    private final int[] outputSlots;
+    private final int[] inputSizes;
+    private final float[][] constants; // by slot, null for non-constants
+    private final NodeKernel[] kernels;
+    private final int[][] nodeInputs;
+    private final int[] nodeOutput;
+    private final int[] nodeOutputSize;
+    private final int[][] freeAfter; // slots whose last reader is node i
+    private final int slots;
+    private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
+    private boolean closed;
+
+    private GraphSession(GraphSummary plan, BackendKind backend, KernelFactory factory, Map<String, float[]> constantValues) {
+        this.plan = plan;
+        this.backend = backend;
+        this.factory = factory;
+        Map<String, Integer> slot = new HashMap<>();
+        this.inputNames = List.copyOf(plan.inputShapes().keySet());
+        this.outputNames = List.copyOf(plan.outputShapes().keySet());
+        inputSizes = new int[inputNames.size()];
+        inputSlots = new int[inputNames.size()];
+        for (int i = 0; i < inputNames.size(); i++) {
+            inputSlots[i] = slot.size();
+            slot.put(inputNames.get(i), slot.size());
+            inputSizes[i] = arraySize("input '" + inputNames.get(i) + "'", plan.inputShapes().get(inputNames.get(i)));
+        }
+        List<float[]> consts = new ArrayList<>();
+        for (int i = 0; i < slot.size(); i++) consts.add(null);
+        for (Map.Entry<String, float[]> c : constantValues.entrySet()) {
+            slot.put(c.getKey(), slot.size());
+            consts.add(c.getValue());
+        }
+        List<GraphSummary.Row> rows = plan.rows();
+        kernels = new NodeKernel[rows.size()];
+        nodeInputs = new int[rows.size()][];
+        nodeOutput = new int[rows.size()];
+        nodeOutputSize = new int[rows.size()];
+        for (int n = 0; n < rows.size(); n++) {
+            GraphSummary.Row r = rows.get(n);
+            nodeInputs[n] = r.inputs().stream().mapToInt(slot::get).toArray();
+            nodeOutputSize[n] = arraySize("node " + r.index() + " '" + r.name() + "' output", r.outputShape());
+            nodeOutput[n] = slot.size();
+            slot.put(r.output(), slot.size());
+            consts.add(null);
+            kernels[n] = factory.create(r.layer(), r.inputShapes(), r.outputShape());
+        }
+        slots = slot.size();
+        constants = consts.toArray(new float[0][]);
+        outputSlots = outputNames.stream().mapToInt(slot::get).toArray();
+        // Last reader of each intermediate slot (node outputs that are not graph outputs).
+        int[] lastReader = new int[slots];
+        java.util.Arrays.fill(lastReader, -1);
+        for (int n = 0; n < rows.size(); n++) for (int s : nodeInputs[n]) lastReader[s] = n;
+        HashSet<Integer> keep = new HashSet<>();
+        for (int s : outputSlots) keep.add(s);
+        List<List<Integer>> free = new ArrayList<>();
+        for (int n = 0; n < rows.size(); n++) free.add(new ArrayList<>());
+        for (int n = 0; n < rows.size(); n++) {
+            int s = nodeOutput[n];
+            if (!keep.contains(s) && lastReader[s] >= 0) free.get(lastReader[s]).add(s);
+        }
+        freeAfter = free.stream().map(l -> l.stream().mapToInt(Integer::intValue).toArray()).toArray(int[][]::new);
+    }
+
+    /**
+     * Prepares every node of {@code plan} with {@code factory}; the session owns the factory and closes it (also
+     * when preparation fails).
+     *
+     * @param constants the graph's constants by name (not copied: the caller hands them over)
+     * @throws ShapeException if a tensor of the plan is larger than a Java array
+     */
+    public static GraphSession open(GraphSummary plan, Map<String, float[]> constants, BackendKind backend,
+                                    KernelFactory factory) {
+        try {
+            return new GraphSession(plan, backend, factory, constants);
+        } catch (RuntimeException | Error e) {
+            factory.close();
+            throw e;
+        }
+    }
+
+    private static int arraySize(String what, Shape shape) {
+        if (shape.elementCount() > MAX_ARRAY) {
+            throw new ShapeException(what + " " + shape + " has " + shape.elementCount()
+                    + " elements, more than the " + MAX_ARRAY + " a Java array holds (Java and reference backends)");
+        }
+        return (int) shape.elementCount();
+    }
+
+    @Override
+    public BackendKind backend() {
+        return backend;
+    }
+
+    @Override
+    public NetworkSummary summary() {
+        return plan.asNetworkSummary();
+    }
+
+    @Override
+    public GraphSummary graphSummary() {
+        return plan;
+    }
+
+    @Override
+    public List<String> inputNames() {
+        return inputNames;
+    }
+
+    @Override
+    public List<String> outputNames() {
+        return outputNames;
+    }
+
+    @Override
+    public Map<String, Shape> inputShapes() {
+        return plan.inputShapes();
+    }
+
+    @Override
+    public Map<String, Shape> outputShapes() {
+        return plan.outputShapes();
+    }
+
+    @Override
+    public Shape inputShape() {
+        return plan.inputShapes().get(onlyInput());
+    }
+
+    @Override
+    public Shape outputShape() {
+        return plan.outputShapes().get(onlyOutput());
+    }
+
+    private String onlyInput() {
+        if (inputNames.size() != 1) {
+            throw new IllegalStateException("the graph has " + inputNames.size() + " inputs " + inputNames + "; use run(Map)");
+        }
+        return inputNames.getFirst();
+    }
+
+    private String onlyOutput() {
+        if (outputNames.size() != 1) {
+            throw new IllegalStateException("the graph has " + outputNames.size() + " outputs " + outputNames + "; use run(Map)");
+        }
+        return outputNames.getFirst();
+    }
+
+    @Override
+    public Map<String, float[]> run(Map<String, float[]> inputs) {
+        if (!new HashSet<>(inputNames).equals(inputs.keySet())) {
+            throw new IllegalArgumentException("inputs are given for " + inputs.keySet() + ", the session's inputs are " + inputNames);
+        }
+        float[][] in = new float[inputNames.size()][];
+        for (int i = 0; i < in.length; i++) {
+            float[] x = inputs.get(inputNames.get(i));
+            if (x == null || x.length != inputSizes[i]) {
+                throw new ShapeException("input '" + inputNames.get(i) + "' of " + (x == null ? "null" : x.length + " floats")
+                        + " differs from the compiled shape " + plan.inputShapes().get(inputNames.get(i)) + " (" + inputSizes[i] + " floats)");
+            }
+            in[i] = x;
+        }
+        float[][] out = execute(in);
+        Map<String, float[]> result = new LinkedHashMap<>();
+        for (int i = 0; i < out.length; i++) result.put(outputNames.get(i), out[i]);
+        return result;
+    }
+
+    private float[][] execute(float[][] inputs) {
+        ReentrantReadWriteLock.ReadLock read = lock.readLock();
+        read.lock();
+        try {
+            if (closed) {
+                throw new IllegalStateException("session is closed");
+            }
+            float[][] values = constants.clone();
+            for (int i = 0; i < inputs.length; i++) values[inputSlots[i]] = inputs[i];
+            for (int n = 0; n < kernels.length; n++) {
+                int[] ins = nodeInputs[n];
+                float[][] x = new float[ins.length][];
+                for (int i = 0; i < ins.length; i++) x[i] = values[ins[i]];
+                float[] y = new float[nodeOutputSize[n]];
+                kernels[n].forward(x, y);
+                values[nodeOutput[n]] = y;
+                for (int s : freeAfter[n]) values[s] = null;
+            }
+            float[][] out = new float[outputSlots.length][];
+            boolean[] taken = new boolean[slots];
+            for (int i = 0; i < out.length; i++) {
+                int s = outputSlots[i];
+                boolean owned = s >= inputSlots.length && constants[s] == null && !taken[s];
+                out[i] = owned ? values[s] : values[s].clone(); // never hand out an input, a constant or one array twice
+                taken[s] = true;
+            }
+            return out;
+        } finally {
+            read.unlock();
+        }
+    }
+
+    @Override
+    public float[] run(float[] input) {
+        String in = onlyInput();
+        String out = onlyOutput();
+        return run(Map.of(in, input)).get(out);
+    }
+
+    @Override
+    public Tensor run(Tensor input) {
+        Shape expected = inputShape();
+        if (!input.shape().equals(expected)) {
+            throw new ShapeException("input shape " + input.shape() + " differs from the compiled input shape " + expected);
+        }
+        return Tensor.of(outputShape(), run(input.toArray()));
+    }
+
+    @Override
+    public void run(float[] input, float[] output) {
+        Shape out = outputShape();
+        if (output.length != out.elementCount()) {
+            throw new ShapeException("output of " + output.length + " floats differs from the compiled output shape " + out
+                    + " (" + out.elementCount() + " floats)");
+        }
+        float[] result = run(input);
+        System.arraycopy(result, 0, output, 0, output.length);
+    }
+
+    @Override
+    public void run(MemorySegment input, MemorySegment output) {
+        Shape inShape = inputShape();
+        Shape outShape = outputShape();
+        long in = inShape.elementCount() * Float.BYTES;
+        long out = outShape.elementCount() * Float.BYTES;
+        if (input.byteSize() != in || output.byteSize() != out) {
+            throw new ShapeException("segments of " + input.byteSize() + " and " + output.byteSize()
+                    + " bytes differ from the compiled shapes " + inShape + " (" + in + " bytes) and " + outShape + " (" + out + " bytes)");
+        }
+        if (output.isReadOnly()) {
+            throw new IllegalArgumentException("output segment is read-only");
+        }
+        float[] result = run(input.toArray(ValueLayout.JAVA_FLOAT));
+        MemorySegment.copy(result, 0, output, ValueLayout.JAVA_FLOAT, 0, result.length);
+    }
+
+    @Override
+    public String plan() {
+        StringBuilder sb = new StringBuilder(backend == BackendKind.JAVA
+                ? "Java backend graph plan (nodes in topological order; im2col + blocked SGEMM for convolutions)"
+                : "reference backend graph plan (nodes in topological order; direct loops, double accumulation)");
+        sb.append(" for inputs ").append(plan.inputShapes()).append(" → outputs ").append(plan.outputShapes()).append('\n');
+        for (GraphSummary.Row row : plan.rows()) {
+            sb.append(String.format("%-3d %-24s %-40s %s ← %s%n", row.index(), row.output(), row.layer(), row.outputShape(),
+                    row.inputs()));
+        }
+        return sb.toString();
+    }
+
+    @Override
+    public void close() {
+        ReentrantReadWriteLock.WriteLock write = lock.writeLock();
+        write.lock();
+        try {
+            if (closed) {
+                return;
+            }
+            closed = true;
+        } finally {
+            write.unlock();
+        }
+        factory.close();
+    }
+
+    @Override
+    public String toString() {
+        return "GraphSession(" + backend + ", " + plan.inputShapes() + " → " + plan.outputShapes() + ")";
+    }
+}

@@ -1,0 +1,338 @@
+package dev.convnet.net;
+
+import dev.convnet.layer.Layer;
+import dev.convnet.shape.Shape;
+import dev.convnet.shape.ShapeException;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * A network as a directed acyclic graph of layers over named tensors: residual connections ({@code Add}),
+ * branches joined by {@code Concat}, several inputs or outputs. A graph has
+ * <ul>
+ *   <li>inputs: names fed at run time;</li>
+ *   <li>constants: named float tensors with a shape (for example an ONNX initializer used as an operand of
+ *       {@code Add} or {@code Mul});</li>
+ *   <li>nodes, in a topological order: a layer, the names of its inputs (graph inputs, constants or earlier
+ *       nodes' outputs; as many as the layer's {@link Layer#arity() arity}) and the name of its output;</li>
+ *   <li>outputs: the names returned by a run (node outputs, or inputs and constants, which are copied).</li>
+ * </ul>
+ * Like a {@link Network} it knows no sizes until {@link #plan(Map) planned} or
+ * {@link #compile(Map, SessionOptions) compiled} for input shapes, which validates every node.
+ *
+ * <pre>{@code
+ * Graph g = Graph.builder().input("x")
+ *         .node("c1", conv1, "x").node("r1", Activation.relu(), "c1")
+ *         .node("c2", conv2, "r1").node("sum", Binary.add(), "c2", "x")   // residual
+ *         .node("y", Activation.relu(), "sum").output("y").build();
+ * try (Session s = g.compile(Shape.of(1, 16, 32, 32))) { float[] y = s.run(x); }
+ * }</pre>
+ *
+ * <p>Thread-safety: immutable; a graph may be planned and compiled many times, from several threads.
+ */
+public final class Graph {
+    /**
+     * One node: {@code output = layer(inputs…)}.
+     *
+     * @param name   the node's name, for messages (by default its output's name)
+     * @param layer  the operation
+     * @param inputs the names of its inputs, in order
+     * @param output the name of its output
+     */
+    public record Node(String name, Layer layer, List<String> inputs, String output) {
+        /** Copies the input list. */
+        public Node {
+            Objects.requireNonNull(name, "name");
+            Objects.requireNonNull(layer, "layer");
+            Objects.requireNonNull(output, "output");
+            inputs = List.copyOf(inputs);
+        }
+    }
+
+    private record Constant(Shape shape, float[] values) {
+    }
+
+    private final List<String> inputs;
+    private final Map<String, Constant> constants;
+    private final List<Node> nodes;
+    private final List<String> outputs;
+
+    private Graph(List<String> inputs, Map<String, Constant> constants, List<Node> nodes, List<String> outputs) {
+        this.inputs = List.copyOf(inputs);
+        this.constants = Collections.unmodifiableMap(new LinkedHashMap<>(constants));
+        this.nodes = List.copyOf(nodes);
+        this.outputs = List.copyOf(outputs);
+    }
+
+    /** A builder. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** The graph inputs' names, in order. */
+    public List<String> inputNames() {
+        return inputs;
+    }
+
+    /** The graph outputs' names, in order. */
+    public List<String> outputNames() {
+        return outputs;
+    }
+
+    /** The nodes in topological order. */
+    public List<Node> nodes() {
+        return nodes;
+    }
+
+    /** The constants' names and shapes, in the order they were added. */
+    public Map<String, Shape> constantShapes() {
+        Map<String, Shape> m = new LinkedHashMap<>();
+        constants.forEach((k, v) -> m.put(k, v.shape()));
+        return Collections.unmodifiableMap(m);
+    }
+
+    /**
+     * A copy of a constant's values (row-major).
+     *
+     * @throws IllegalArgumentException if there is no such constant
+     */
+    public float[] constantValues(String name) {
+        Constant c = constants.get(name);
+        if (c == null) throw new IllegalArgumentException("no constant '" + name + "' in the graph");
+        return c.values().clone();
+    }
+
+    /**
+     * Validates every node for the given input shapes (batch first) and reports each node's output shape,
+     * parameters and FLOPs.
+     *
+     * @param inputShapes one shape per graph input, by name
+     * @throws ShapeException naming the node, its operation, the rule and the numbers
+     * @throws IllegalArgumentException if the names differ from {@link #inputNames()}
+     */
+    public GraphSummary plan(Map<String, Shape> inputShapes) {
+        Objects.requireNonNull(inputShapes, "inputShapes");
+        if (!new HashSet<>(inputs).equals(inputShapes.keySet())) {
+            throw new IllegalArgumentException("input shapes are given for " + inputShapes.keySet() + ", the graph's inputs are "
+                    + inputs);
+        }
+        Map<String, Shape> shapes = new HashMap<>();
+        Map<String, Shape> ordered = new LinkedHashMap<>();
+        for (String in : inputs) {
+            Shape s = Objects.requireNonNull(inputShapes.get(in), "shape of " + in);
+            shapes.put(in, s);
+            ordered.put(in, s);
+        }
+        constants.forEach((k, v) -> shapes.put(k, v.shape()));
+        Set<String> counted = new HashSet<>();
+        List<GraphSummary.Row> rows = new ArrayList<>(nodes.size());
+        int index = 1;
+        for (Node n : nodes) {
+            List<Shape> in = n.inputs().stream().map(shapes::get).toList();
+            Shape out;
+            try {
+                out = n.layer().outputShape(in);
+            } catch (ShapeException e) {
+                ShapeException wrapped = new ShapeException("node " + index + " '" + n.name() + "' " + n.layer() + " on "
+                        + (in.size() == 1 ? "input " + in.getFirst() : "inputs " + in) + ": " + e.getMessage());
+                wrapped.initCause(e);
+                throw wrapped;
+            }
+            long constantElements = 0;
+            for (String i : n.inputs()) {
+                if (constants.containsKey(i) && counted.add(i)) constantElements += constants.get(i).shape().elementCount();
+            }
+            shapes.put(n.output(), out);
+            rows.add(new GraphSummary.Row(index++, n.name(), n.layer(), n.inputs(), in, n.output(), out, constantElements,
+                    Flops.of(n.layer(), in, out)));
+        }
+        Map<String, Shape> outShapes = new LinkedHashMap<>();
+        for (String o : outputs) outShapes.put(o, shapes.get(o));
+        return new GraphSummary(ordered, outShapes, constantShapes(), rows);
+    }
+
+    /**
+     * {@link #plan(Map)} for a graph with one input.
+     *
+     * @throws IllegalStateException if the graph has another number of inputs
+     */
+    public GraphSummary plan(Shape inputShape) {
+        return plan(Map.of(onlyInput(), Objects.requireNonNull(inputShape, "inputShape")));
+    }
+
+    private String onlyInput() {
+        if (inputs.size() != 1) {
+            throw new IllegalStateException("the graph has " + inputs.size() + " inputs " + inputs + "; give a shape for each");
+        }
+        return inputs.getFirst();
+    }
+
+    /**
+     * Plans the graph for {@code inputShapes} and prepares it as {@code options} say. On the Java and reference
+     * backends the nodes run in topological order; on oneDNN a graph that is a chain of layers
+     * ({@link #asChain()}) runs as that {@link Network}.
+     *
+     * @throws ShapeException if a node does not fit its inputs
+     * @throws UnsupportedOperationException if the backend cannot run this graph
+     */
+    public Session compile(Map<String, Shape> inputShapes, SessionOptions options) {
+        Objects.requireNonNull(options, "options");
+        return SessionFactory.create(this, plan(inputShapes), options);
+    }
+
+    /** {@link #compile(Map, SessionOptions)} for a graph with one input. */
+    public Session compile(Shape inputShape, SessionOptions options) {
+        return compile(Map.of(onlyInput(), Objects.requireNonNull(inputShape, "inputShape")), options);
+    }
+
+    /** {@link #compile(Map, SessionOptions)} for a graph with one input, on the automatically chosen backend. */
+    public Session compile(Shape inputShape) {
+        return compile(inputShape, SessionOptions.defaults());
+    }
+
+    /**
+     * This graph as a sequential network, if it is one: one input, one output, no constants, and every node a
+     * single-input layer reading the previous node's output (the first reads the input), the last producing the
+     * output.
+     */
+    public Optional<Network> asChain() {
+        if (inputs.size() != 1 || outputs.size() != 1 || !constants.isEmpty() || nodes.isEmpty()) return Optional.empty();
+        String previous = inputs.getFirst();
+        List<Layer> layers = new ArrayList<>();
+        for (Node n : nodes) {
+            if (n.layer().arity() != 1 || n.inputs().size() != 1 || !n.inputs().getFirst().equals(previous)) {
+                return Optional.empty();
+            }
+            layers.add(n.layer());
+            previous = n.output();
+        }
+        return previous.equals(outputs.getFirst()) ? Optional.of(Network.of(layers)) : Optional.empty();
+    }
+
+    /**
+     * The chain graph of a sequential network: input {@value Session#INPUT}, output {@value Session#OUTPUT}, node
+     * {@code i} (from 1) producing {@code "layer<i>"} (the last one the output).
+     */
+    public static Graph of(Network network) {
+        Builder b = builder().input(Session.INPUT);
+        String previous = Session.INPUT;
+        List<Layer> layers = network.layers();
+        if (layers.isEmpty()) {
+            return b.node(Session.OUTPUT, dev.convnet.layer.Reshape.identity(), Session.INPUT).output(Session.OUTPUT).build();
+        }
+        for (int i = 0; i < layers.size(); i++) {
+            String out = i == layers.size() - 1 ? Session.OUTPUT : "layer" + (i + 1);
+            b.node(out, layers.get(i), previous);
+            previous = out;
+        }
+        return b.output(Session.OUTPUT).build();
+    }
+
+    @Override
+    public String toString() {
+        return "Graph[inputs " + inputs + ", " + constants.size() + " constants, " + nodes.size() + " nodes, outputs " + outputs + "]";
+    }
+
+    /**
+     * Collects inputs, constants, nodes (in topological order) and outputs; {@link #build()} checks the names.
+     *
+     * <p>Thread-safety: not thread-safe.
+     */
+    public static final class Builder {
+        private final List<String> inputs = new ArrayList<>();
+        private final Map<String, Constant> constants = new LinkedHashMap<>();
+        private final List<Node> nodes = new ArrayList<>();
+        private final List<String> outputs = new ArrayList<>();
+        private final Set<String> defined = new HashSet<>();
+
+        private Builder() {
+        }
+
+        private void define(String name, String what) {
+            if (name == null || name.isEmpty()) throw new IllegalArgumentException(what + ": a name must not be empty");
+            if (!defined.add(name)) throw new IllegalArgumentException(what + " '" + name + "': the name is already defined");
+        }
+
+        /** Adds a graph input. */
+        public Builder input(String name) {
+            define(name, "input");
+            inputs.add(name);
+            return this;
+        }
+
+        /**
+         * Adds a constant tensor (values copied, row-major).
+         *
+         * @throws ShapeException if the number of values differs from the shape's element count
+         */
+        public Builder constant(String name, Shape shape, float[] values) {
+            Objects.requireNonNull(shape, "shape");
+            Objects.requireNonNull(values, "values");
+            if (values.length != shape.elementCount()) {
+                throw new ShapeException("constant '" + name + "': shape " + shape + " has " + shape.elementCount()
+                        + " elements, got " + values.length + " values");
+            }
+            define(name, "constant");
+            constants.put(name, new Constant(shape, values.clone()));
+            return this;
+        }
+
+        /** Adds a node named after its output. */
+        public Builder node(String output, Layer layer, String... inputs) {
+            return node(output, layer, List.of(inputs), output);
+        }
+
+        /**
+         * Adds a node.
+         *
+         * @throws IllegalArgumentException if an input is not yet defined, the output name is taken, or the number
+         *                                  of inputs does not match the layer's arity
+         */
+        public Builder node(String name, Layer layer, List<String> inputs, String output) {
+            Objects.requireNonNull(layer, "layer");
+            int arity = layer.arity();
+            if (arity == Layer.VARIADIC ? inputs.isEmpty() : inputs.size() != arity) {
+                throw new IllegalArgumentException("node '" + name + "' " + layer + " takes "
+                        + (arity == Layer.VARIADIC ? "at least 1 input" : arity + " input(s)") + ", got " + inputs.size() + " " + inputs);
+            }
+            for (String in : inputs) {
+                if (!defined.contains(in)) {
+                    throw new IllegalArgumentException("node '" + name + "' " + layer + ": input '" + in
+                            + "' is not an input, a constant or an earlier node's output (nodes go in topological order)");
+                }
+            }
+            define(output, "node '" + name + "' output");
+            nodes.add(new Node(name, layer, inputs, output));
+            return this;
+        }
+
+        /** Marks values as graph outputs, in order. */
+        public Builder output(String... names) {
+            for (String n : names) {
+                if (!defined.contains(n)) throw new IllegalArgumentException("output '" + n + "' is not defined in the graph");
+                if (outputs.contains(n)) throw new IllegalArgumentException("output '" + n + "' is listed twice");
+                outputs.add(n);
+            }
+            return this;
+        }
+
+        /**
+         * The graph.
+         *
+         * @throws IllegalStateException if it has no output
+         */
+        public Graph build() {
+            if (outputs.isEmpty()) throw new IllegalStateException("a graph needs at least one output");
+            return new Graph(inputs, constants, nodes, outputs);
+        }
+    }
+}
