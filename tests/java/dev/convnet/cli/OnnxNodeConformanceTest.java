@@ -15,15 +15,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
- * Every ONNX backend node test case of Debian's libonnx-testdata, imported and run on the Java and reference
- * backends: no case may FAIL (a case whose operators or types convnet does not support is a SKIP with a reason).
+ * Every ONNX backend node test case of Debian's libonnx-testdata, imported and run on every backend (oneDNN, Java,
+ * reference): no case may FAIL (a case whose operators or types convnet does not support is a SKIP with a reason).
  * Skipped as a whole where the data is not installed ({@code make test} installs it).
  */
 class OnnxNodeConformanceTest {
     static final Path NODE = Path.of("/usr/share/libonnx-testdata/data/node");
 
     @ParameterizedTest
-    @EnumSource(value = BackendKind.class, names = {"JAVA", "REFERENCE"})
+    @EnumSource(BackendKind.class)
     void everyNodeCasePassesOrIsSkippedWithAReason(BackendKind backend) throws IOException {
         assumeTrue(Files.isDirectory(NODE), "libonnx-testdata is not installed (make test installs it)");
         SessionOptions options = SessionOptions.defaults().withBackend(backend).withThreads(2);

@@ -25,6 +25,7 @@ import java.util.concurrent.Future;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -132,20 +133,26 @@ class GraphTest {
     }
 
     @Test
-    void oneDnnTakesChainsOfSequentialLayersOnly() {
+    void graphsRunOnOneDnnWithBinaryAndConcatPrimitives() {
         SessionOptions onednn = SessionOptions.defaults().withBackend(BackendKind.ONEDNN);
-        UnsupportedOperationException e = assertThrows(UnsupportedOperationException.class,
-                () -> residual().compile(Shape.of(1, 4, 4, 4), onednn));
-        assertTrue(e.getMessage().contains("OneDnnGraphSession"));
-        Graph chainWithNewOp = Graph.builder().input("x").node("y", Unary.clip(0, 6), "x").output("y").build();
-        assertThrows(UnsupportedOperationException.class, () -> chainWithNewOp.compile(Shape.of(1, 4), onednn));
-        if (dev.convnet.onednn.OneDnn.isAvailable()) {
-            Graph chain = Graph.builder().input("in").node("y", Activation.relu(), "in").output("y").build();
-            try (Session s = chain.compile(Shape.of(1, 4), onednn)) {
-                assertEquals(BackendKind.ONEDNN, s.backend());
-                assertEquals(List.of("in"), s.inputNames());
-                assertArrayEquals(new float[] {0, 2, 0, 1}, s.run(Map.of("in", new float[] {-1, 2, -3, 1})).get("y"));
-            }
+        Shape in = Shape.of(2, 4, 4, 4);
+        float[] x = integers((int) in.elementCount(), 11);
+        try (Session s = residual().compile(in, onednn);
+             Session ref = residual().compile(in, SessionOptions.defaults().withBackend(BackendKind.REFERENCE))) {
+            assertEquals(BackendKind.ONEDNN, s.backend());
+            assertTrue(s.plan().contains("binary") || s.plan().contains("concat"), s.plan());
+            assertFalse(s.plan().contains("java kernel"), s.plan());
+            Map<String, float[]> feed = Map.of(s.inputNames().getFirst(), x);
+            Map<String, float[]> expected = ref.run(feed);
+            Map<String, float[]> actual = s.run(feed);
+            assertEquals(expected.keySet(), actual.keySet());
+            for (String k : expected.keySet()) assertArrayEquals(expected.get(k), actual.get(k), k);
+        }
+        Graph clip = Graph.builder().input("in").node("y", Unary.clip(0, 6), "in").output("y").build();
+        try (Session s = clip.compile(Shape.of(1, 4), onednn)) {
+            assertEquals(List.of("in"), s.inputNames());
+            assertTrue(s.plan().contains("eltwise"), s.plan());
+            assertArrayEquals(new float[] {0, 2, 0, 6}, s.run(Map.of("in", new float[] {-1, 2, -3, 7})).get("y"));
         }
     }
 

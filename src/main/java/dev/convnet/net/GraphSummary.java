@@ -82,7 +82,7 @@ public final class GraphSummary {
     }
 
     /** The summary of a planned sequential network, as its chain graph ({@link Graph#of(Network)}). */
-    static GraphSummary of(NetworkSummary plan) {
+    public static GraphSummary of(NetworkSummary plan) {
         List<Row> rows = new ArrayList<>();
         String previous = Session.INPUT;
         for (NetworkSummary.Row r : plan.rows()) {

@@ -20,16 +20,20 @@ final class OneDnnContext implements AutoCloseable {
     private final NativeScope scope = new NativeScope();
     private final OneDnnPlan plan;
     final MemorySegment stream;
-    final MemorySegment stagingIn;
-    final MemorySegment stagingOut;
+    /** Staging buffers for {@code float[]} inputs and outputs, one per graph input and output. */
+    final MemorySegment[] stagingIn;
+    final MemorySegment[] stagingOut;
     private final MemorySegment[] buffers;
+    /** Reused by single-input, single-output runs, so that a run allocates nothing. */
+    private final MemorySegment[] oneIn = new MemorySegment[1];
+    private final MemorySegment[] oneOut = new MemorySegment[1];
     final MemorySegment[] args;
     final int[] nargs;
-    /** Memory objects whose data handle is the caller's input (resp. output), set at every run. */
-    final MemorySegment[] inputMemories;
-    final MemorySegment[] outputMemories;
-    /** Per Java step, arrays of exactly its input and output sizes (the kernels' contract); null for oneDNN steps. */
-    final float[][] javaIn;
+    /** Per graph input (resp. output): the memory objects whose data handle is the caller's buffer, set at every run. */
+    final MemorySegment[][] inputMemories;
+    final MemorySegment[][] outputMemories;
+    /** Per Java step, arrays of exactly its inputs' and output's sizes (the kernels' contract); null for oneDNN steps. */
+    final float[][][] javaIn;
     final float[][] javaOut;
 
     OneDnnContext(OneDnnPlan plan) {
@@ -37,25 +41,30 @@ final class OneDnnContext implements AutoCloseable {
         try {
             stream = scope.stream(plan.engine);
             var arena = scope.arena();
-            stagingIn = arena.allocate(plan.inputShape.elementCount() * Float.BYTES, 64);
-            stagingOut = arena.allocate(plan.outputShape.elementCount() * Float.BYTES, 64);
+            stagingIn = plan.inputShapes.stream().map(sh -> arena.allocate(sh.elementCount() * Float.BYTES, 64))
+                    .toArray(MemorySegment[]::new);
+            stagingOut = plan.outputShapes.stream().map(sh -> arena.allocate(sh.elementCount() * Float.BYTES, 64))
+                    .toArray(MemorySegment[]::new);
             buffers = new MemorySegment[plan.buffers.size()];
             for (OneDnnPlan.Slot b : plan.buffers) {
                 buffers[b.index] = arena.allocate(Math.max(b.bytes, 64), 64);
             }
             MemorySegment scratch = plan.scratchpadBytes == 0 ? MemorySegment.NULL
                     : arena.allocate(plan.scratchpadBytes, 64);
-            List<MemorySegment> ins = new ArrayList<>();
-            List<MemorySegment> outs = new ArrayList<>();
+            List<List<MemorySegment>> ins = new ArrayList<>();
+            List<List<MemorySegment>> outs = new ArrayList<>();
+            for (int k = 0; k < stagingIn.length; k++) ins.add(new ArrayList<>());
+            for (int k = 0; k < stagingOut.length; k++) outs.add(new ArrayList<>());
             int n = plan.steps.size();
             args = new MemorySegment[n];
             nargs = new int[n];
-            javaIn = new float[n][];
+            javaIn = new float[n][][];
             javaOut = new float[n][];
             for (int i = 0; i < n; i++) {
                 Step st = plan.steps.get(i);
                 if (st.isJava()) {
-                    javaIn[i] = new float[Math.toIntExact(st.srcElements)];
+                    javaIn[i] = new float[st.srcCounts.length][];
+                    for (int k = 0; k < st.srcCounts.length; k++) javaIn[i][k] = new float[Math.toIntExact(st.srcCounts[k])];
                     javaOut[i] = new float[Math.toIntExact(st.dstElements)];
                     continue;
                 }
@@ -77,50 +86,61 @@ final class OneDnnContext implements AutoCloseable {
                 args[i] = Dnnl.execArgs(arena, pairs.toArray());
                 nargs[i] = pairs.size() / 2;
             }
-            inputMemories = ins.toArray(MemorySegment[]::new);
-            outputMemories = outs.toArray(MemorySegment[]::new);
+            inputMemories = ins.stream().map(l -> l.toArray(MemorySegment[]::new)).toArray(MemorySegment[][]::new);
+            outputMemories = outs.stream().map(l -> l.toArray(MemorySegment[]::new)).toArray(MemorySegment[][]::new);
         } catch (RuntimeException e) {
             scope.close();
             throw e;
         }
     }
 
-    private MemorySegment memoryFor(MemorySegment md, OneDnnPlan.Slot slot, List<MemorySegment> ins, List<MemorySegment> outs) {
+    private MemorySegment memoryFor(MemorySegment md, OneDnnPlan.Slot slot, List<List<MemorySegment>> ins,
+                                    List<List<MemorySegment>> outs) {
         if (slot.kind == OneDnnPlan.Slot.USER_IN) {
-            MemorySegment m = scope.memory(md, plan.engine, stagingIn);
-            ins.add(m);
+            MemorySegment m = scope.memory(md, plan.engine, stagingIn[slot.index]);
+            ins.get(slot.index).add(m);
             return m;
         }
         if (slot.kind == OneDnnPlan.Slot.USER_OUT) {
-            MemorySegment m = scope.memory(md, plan.engine, stagingOut);
-            outs.add(m);
+            MemorySegment m = scope.memory(md, plan.engine, stagingOut[slot.index]);
+            outs.get(slot.index).add(m);
             return m;
         }
         return scope.memory(md, plan.engine, buffers[slot.index]);
     }
 
     /** The buffer behind an activation slot for this run. */
-    MemorySegment slot(OneDnnPlan.Slot slot, MemorySegment in, MemorySegment out) {
+    MemorySegment slot(OneDnnPlan.Slot slot, MemorySegment[] in, MemorySegment[] out) {
         return switch (slot.kind) {
-            case OneDnnPlan.Slot.USER_IN -> in;
-            case OneDnnPlan.Slot.USER_OUT -> out;
+            case OneDnnPlan.Slot.USER_IN -> in[slot.index];
+            case OneDnnPlan.Slot.USER_OUT -> out[slot.index];
             default -> buffers[slot.index];
         };
     }
 
-    /** Runs every step: {@code in} and {@code out} are the caller's (or the staging) buffers. */
-    void execute(MemorySegment in, MemorySegment out) {
+    /** Runs every step: {@code in} and {@code out} are the caller's (or the staging) buffers, one per graph input/output. */
+    void execute(MemorySegment[] in, MemorySegment[] out) {
         omp_set_num_threads(plan.threads);
-        for (MemorySegment m : inputMemories) Dnnl.check("dnnl_memory_set_data_handle", dnnl_memory_set_data_handle(m, in));
-        for (MemorySegment m : outputMemories) Dnnl.check("dnnl_memory_set_data_handle", dnnl_memory_set_data_handle(m, out));
+        for (int k = 0; k < in.length; k++) {
+            for (MemorySegment m : inputMemories[k]) {
+                Dnnl.check("dnnl_memory_set_data_handle", dnnl_memory_set_data_handle(m, in[k]));
+            }
+        }
+        for (int k = 0; k < out.length; k++) {
+            for (MemorySegment m : outputMemories[k]) {
+                Dnnl.check("dnnl_memory_set_data_handle", dnnl_memory_set_data_handle(m, out[k]));
+            }
+        }
         List<Step> steps = plan.steps;
         for (int i = 0; i < steps.size(); i++) {
             Step st = steps.get(i);
             if (st.isJava()) {
                 Dnnl.check("dnnl_stream_wait", dnnl_stream_wait(stream));
-                MemorySegment src = slot(st.srcSlot, in, out);
+                for (int k = 0; k < st.srcSlots.length; k++) {
+                    MemorySegment.copy(slot(st.srcSlots[k], in, out), ValueLayout.JAVA_FLOAT, 0, javaIn[i][k], 0,
+                            javaIn[i][k].length);
+                }
                 MemorySegment dst = slot(st.dstSlot, in, out);
-                MemorySegment.copy(src, ValueLayout.JAVA_FLOAT, 0, javaIn[i], 0, javaIn[i].length);
                 st.javaKernel.forward(javaIn[i], javaOut[i]);
                 MemorySegment.copy(javaOut[i], 0, dst, ValueLayout.JAVA_FLOAT, 0, javaOut[i].length);
                 continue;
@@ -129,6 +149,18 @@ final class OneDnnContext implements AutoCloseable {
             if (status != 0) Dnnl.check("dnnl_primitive_execute", status, st.layer);
         }
         Dnnl.check("dnnl_stream_wait", dnnl_stream_wait(stream));
+    }
+
+    /** Runs every step on the caller's single input and output. */
+    void execute(MemorySegment in, MemorySegment out) {
+        oneIn[0] = in;
+        oneOut[0] = out;
+        try {
+            execute(oneIn, oneOut);
+        } finally {
+            oneIn[0] = null; // do not keep the caller's memory reachable
+            oneOut[0] = null;
+        }
     }
 
     @Override

@@ -2,9 +2,14 @@ package dev.convnet.internal.onednn;
 
 import static dev.convnet.onednn.bindings.dnnl_h.*;
 
-import dev.convnet.internal.kernels.LayerKernel;
+import dev.convnet.internal.kernels.NodeKernel;
 import dev.convnet.internal.onednn.Primitives.Eltwise;
 import dev.convnet.layer.Activation;
+import dev.convnet.layer.Unary;
+import dev.convnet.layer.Reshape;
+import dev.convnet.layer.Concat;
+import dev.convnet.layer.Binary;
+import dev.convnet.layer.AxisSoftmax;
 import dev.convnet.layer.AvgPool2d;
 import dev.convnet.layer.BatchNorm;
 import dev.convnet.layer.Conv1d;
@@ -24,9 +29,9 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.function.BiFunction;
 
 /**
  * A sequential network compiled into oneDNN primitives for one input shape.
@@ -111,12 +116,14 @@ final class OneDnnPlan {
         MemorySegment[] srcMds;
         int[] srcArgs;
         final List<Constant> constants;
-        final LayerKernel javaKernel;
+        final NodeKernel javaKernel;
         final long srcElements, dstElements;
+        /** For a Java step: the element count of each source, in {@link #srcSlots} order. */
+        long[] srcCounts;
 
         Step(String layer, String primitive, String implementation, String formats, String fused, MemorySegment handle,
              MemorySegment srcMd, MemorySegment dstMd, MemorySegment scratchMd, Slot srcSlot, Slot dstSlot,
-             List<Constant> constants, LayerKernel javaKernel, long srcElements, long dstElements) {
+             List<Constant> constants, NodeKernel javaKernel, long srcElements, long dstElements) {
             this.layer = layer;
             this.primitive = primitive;
             this.implementation = implementation;
@@ -133,6 +140,7 @@ final class OneDnnPlan {
             this.srcArgs = new int[] {primitive.equals("reorder") ? DNNL_ARG_FROM() : DNNL_ARG_SRC()};
             this.constants = constants;
             this.javaKernel = javaKernel;
+            this.srcCounts = new long[] {srcElements};
             this.srcElements = srcElements;
             this.dstElements = dstElements;
         }
@@ -144,23 +152,30 @@ final class OneDnnPlan {
 
     final NativeScope scope;
     final MemorySegment engine;
-    final Shape inputShape;
-    final Shape outputShape;
-    final MemorySegment inputMd;
-    final MemorySegment outputMd;
     final List<Step> steps = new ArrayList<>();
     /** The activation buffers each execution context allocates, with their sizes. */
     final List<Slot> buffers = new ArrayList<>();
     private final java.util.ArrayDeque<Slot> free = new java.util.ArrayDeque<>();
-    final Slot userIn = new Slot(Slot.USER_IN, 0);
-    final Slot userOut = new Slot(Slot.USER_OUT, 0);
+    /** The caller's inputs and outputs, by name, in order. */
+    final List<String> inputNames;
+    final List<String> outputNames;
+    final List<Shape> inputShapes = new ArrayList<>();
+    final List<Shape> outputShapes = new ArrayList<>();
+    final List<MemorySegment> inputMds = new ArrayList<>();
+    final List<MemorySegment> outputMds = new ArrayList<>();
     long scratchpadBytes;
     final int threads;
     final boolean fusion;
     final boolean channelsLast;
 
     private final Primitives prims;
-    private final BiFunction<Layer, Shape, LayerKernel> javaKernels;
+    private final JavaNodes javaKernels;
+
+    /** Makes the Java kernel for a node oneDNN has no primitive for. */
+    @FunctionalInterface
+    interface JavaNodes {
+        NodeKernel create(Layer layer, List<Shape> inputs, Shape output);
+    }
 
     /** One node to compile: {@code output = layer(inputs…)}, named for the plan. */
     record PlanNode(String name, Layer layer, List<String> inputs, String output) {}
@@ -190,16 +205,18 @@ final class OneDnnPlan {
      * @param javaKernels makes the Java kernel for a layer oneDNN has no primitive for
      */
     OneDnnPlan(NativeScope scope, List<Layer> layers, Shape input, int threads, boolean fusion, boolean channelsLast,
-               BiFunction<Layer, Shape, LayerKernel> javaKernels) {
-        this(scope, chain(layers), input, Map.of(), threads, fusion, channelsLast, javaKernels);
+               JavaNodes javaKernels) {
+        this(scope, chain(layers), new LinkedHashMap<>(Map.of("input", input)), Map.of(), List.of("output"), threads,
+                fusion, channelsLast, javaKernels);
     }
 
     /**
-     * Compiles a graph of nodes (in topological order) from the tensor {@code "input"} to the tensor
-     * {@code "output"}. The caller owns {@code scope} and closes it on failure.
+     * Compiles a graph of nodes (in topological order) from the named inputs to the named outputs. The caller owns
+     * {@code scope} and closes it on failure.
      */
-    OneDnnPlan(NativeScope scope, List<PlanNode> nodes, Shape input, Map<String, ConstantTensor> constants, int threads,
-               boolean fusion, boolean channelsLast, BiFunction<Layer, Shape, LayerKernel> javaKernels) {
+    OneDnnPlan(NativeScope scope, List<PlanNode> nodes, LinkedHashMap<String, Shape> inputs,
+               Map<String, ConstantTensor> constants, List<String> outputs, int threads, boolean fusion,
+               boolean channelsLast, JavaNodes javaKernels) {
         this.channelsLast = channelsLast;
         this.scope = scope;
         this.threads = threads;
@@ -209,16 +226,23 @@ final class OneDnnPlan {
         this.nodes = nodes;
         this.engine = scope.cpuEngine();
         this.prims = new Primitives(scope, engine);
-        this.inputShape = input;
-        this.inputMd = userMd(input);
+        this.inputNames = List.copyOf(inputs.keySet());
+        this.outputNames = List.copyOf(outputs);
         for (int i = 0; i < nodes.size(); i++) {
             for (String in : nodes.get(i).inputs()) {
                 uses.merge(in, 1, Integer::sum);
                 consumers.computeIfAbsent(in, k -> new ArrayList<>()).add(i);
             }
         }
-        uses.merge("output", 1, Integer::sum); // the caller reads it
-        acts.put("input", new Act(inputMd, userIn, input, -1, uses.getOrDefault("input", 0)));
+        for (String o : outputs) uses.merge(o, 1, Integer::sum); // the caller reads them
+        int k = 0;
+        for (var e : inputs.entrySet()) {
+            MemorySegment md = userMd(e.getValue());
+            inputShapes.add(e.getValue());
+            inputMds.add(md);
+            acts.put(e.getKey(), new Act(md, new Slot(Slot.USER_IN, k++), e.getValue(), -1,
+                    Math.max(uses.getOrDefault(e.getKey(), 0), 1)));
+        }
         boolean[] absorbed = new boolean[nodes.size()];
         for (int i = 0; i < nodes.size(); i++) {
             if (absorbed[i]) continue;
@@ -226,18 +250,19 @@ final class OneDnnPlan {
             Layer layer = node.layer();
             String name = node.name();
             String out = node.output();
-            // Fusion: fold a BatchNorm that alone reads a Conv2d's output into it, then absorb the activations that
-            // alone read the result as post-ops.
-            List<Activation> post = new ArrayList<>();
+            // Fusion: fold a BatchNorm that alone reads a Conv2d's output into it, then absorb the element-wise
+            // operations that alone read the result as post-ops.
+            List<Eltwise> post = new ArrayList<>();
             if (fusion && (layer instanceof Conv2d || layer instanceof Conv1d || layer instanceof Linear)) {
                 while (true) {
                     int c = soleConsumer(out);
                     if (c < 0) break;
                     Layer next = nodes.get(c).layer();
+                    Eltwise e = eltwiseOf(next);
                     if (next instanceof BatchNorm bn && layer instanceof Conv2d conv && post.isEmpty()) {
                         layer = bn.foldInto(conv);
-                    } else if (next instanceof Activation act) {
-                        post.add(act);
+                    } else if (e != null) {
+                        post.add(e);
                     } else {
                         break;
                     }
@@ -248,10 +273,20 @@ final class OneDnnPlan {
             }
             int c = soleConsumer(out);
             boolean nextIsLinear = c >= 0 && nodes.get(c).layer() instanceof Linear;
-            if (node.inputs().size() != 1) {
-                throw new IllegalArgumentException(name + ": " + node.inputs().size() + " inputs are not supported on oneDNN yet");
+            List<String> ins = node.inputs();
+            List<Shape> inShapes = ins.stream().map(this::shapeOf).toList();
+            Shape outShape = layer.outputShape(inShapes);
+            boolean anyConstant = ins.stream().anyMatch(constants::containsKey);
+            Act result;
+            if (layer instanceof Binary b) {
+                result = binary(name, b, ins, outShape);
+            } else if (layer instanceof Concat cc && !anyConstant) {
+                result = concat(name, cc, ins, outShape);
+            } else if (ins.size() == 1 && !anyConstant) {
+                result = compileLayer(name, layer, post, act(ins.get(0)), nextIsLinear);
+            } else {
+                result = javaNode(name, layer, ins, outShape, "Java (no oneDNN primitive for " + layer.kind() + " here)");
             }
-            Act result = compileLayer(name, layer, post, act(node.inputs().get(0)), nextIsLinear);
             result.uses = uses.getOrDefault(out, 0);
             acts.put(out, result);
             if (result.uses == 0) {
@@ -259,16 +294,32 @@ final class OneDnnPlan {
                 done(result);
             }
         }
-        Act cur = act("output");
-        this.outputShape = cur.shape();
-        this.outputMd = userMd(outputShape);
-        if (cur.producer() >= 0 && cur.slot().kind == Slot.BUFFER && cur.slot().refs == 1
-                && MemoryFormats.same(cur.md(), outputMd) && !readAfter(cur.slot(), cur.producer())) {
-            steps.get(cur.producer()).dstSlot = userOut; // the last layer writes straight into the caller's output
-            if (!usedByAnyStep(cur.slot())) cur.slot().bytes = 0; // that buffer is no longer needed
-        } else {
-            reorder("output", cur, outputMd, userOut);
+        k = 0;
+        for (String o : outputs) {
+            Slot user = new Slot(Slot.USER_OUT, k++);
+            Act cur;
+            if (constants.containsKey(o)) {
+                // A constant output: copied into the caller's output at every run by a Java step.
+                cur = javaNode("output " + o, Reshape.identity(), List.of(o), constants.get(o).shape(), "Java (copy of a constant)");
+            } else {
+                cur = act(o);
+            }
+            MemorySegment md = userMd(cur.shape());
+            outputShapes.add(cur.shape());
+            outputMds.add(md);
+            if (cur.producer() >= 0 && cur.slot().kind == Slot.BUFFER && cur.slot().refs == 1 && cur.uses == 1
+                    && MemoryFormats.same(cur.md(), md) && !readAfter(cur.slot(), cur.producer())) {
+                steps.get(cur.producer()).dstSlot = user; // the producer writes straight into the caller's output
+                if (!usedByAnyStep(cur.slot())) cur.slot().bytes = 0; // that buffer is no longer needed
+            } else {
+                reorder("output " + o, cur, md, user);
+            }
         }
+    }
+
+    private Shape shapeOf(String tensor) {
+        ConstantTensor c = constants.get(tensor);
+        return c != null ? c.shape() : act(tensor).shape();
     }
 
     /** The index of the only node that reads {@code tensor}, or -1 if none or several do (or the caller does). */
@@ -434,14 +485,30 @@ final class OneDnnPlan {
         };
     }
 
-    private static String fusedNames(List<Activation> post) {
-        return String.join(", ", post.stream().map(a -> eltwise(a).name()).toList());
+    /** The oneDNN eltwise for an activation or a unary operation, or null if oneDNN has none. */
+    static Eltwise eltwiseOf(Layer layer) {
+        if (layer instanceof Activation a) return eltwise(a);
+        if (!(layer instanceof Unary u)) return null;
+        return switch (u.function()) {
+            case CLIP -> new Eltwise(dnnl_eltwise_clip_v2(), u.alpha(), u.beta(), "clip(" + u.alpha() + ", " + u.beta() + ")");
+            case HARD_SIGMOID -> new Eltwise(dnnl_eltwise_hardsigmoid(), u.alpha(), u.beta(), "hardsigmoid");
+            case HARD_SWISH -> new Eltwise(dnnl_eltwise_hardswish(), 1f / 6, 0.5f, "hardswish");
+            case ABS -> new Eltwise(dnnl_eltwise_abs(), 0f, 0f, "abs");
+            case EXP -> new Eltwise(dnnl_eltwise_exp(), 0f, 0f, "exp");
+            case SQRT -> new Eltwise(dnnl_eltwise_sqrt(), 0f, 0f, "sqrt");
+            case NEG -> new Eltwise(dnnl_eltwise_linear(), -1f, 0f, "neg");
+            default -> null;
+        };
     }
 
-    private Act compileLayer(String name, Layer layer, List<Activation> post, Act cur, boolean nextIsLinear) {
+    private static String fusedNames(List<Eltwise> post) {
+        return String.join(", ", post.stream().map(Eltwise::name).toList());
+    }
+
+    private Act compileLayer(String name, Layer layer, List<Eltwise> post, Act cur, boolean nextIsLinear) {
         Shape in = cur.shape();
         Shape outShape = layer.outputShape(in);
-        List<Eltwise> postOps = post.stream().map(OneDnnPlan::eltwise).toList();
+        List<Eltwise> postOps = post;
         return switch (layer) {
             case Conv2d c -> {
                 Geometry2d g = c.geometry(in);
@@ -479,7 +546,7 @@ final class OneDnnPlan {
                 yield addPrimitive(name, "pooling", pd, cur, Primitives.queryMd(pd, dnnl_query_dst_md()),
                         acquire(), outShape, List.of(), "");
             }
-            case Activation a -> activation(name, a, cur);
+            case Activation a -> eltwiseStep(name, eltwise(a), cur);
             case Softmax s -> {
                 MemorySegment pd = prims.softmax(name, false, cur.md(), cur.md(), 1, prims.attr(List.of()));
                 yield addPrimitive(name, "softmax", pd, cur, Primitives.queryMd(pd, dnnl_query_dst_md()),
@@ -507,8 +574,27 @@ final class OneDnnPlan {
                 yield alias(plain, prims.reshape(plain.md(), longs(outShape)), outShape);
             }
             case DepthPool d -> javaStep(name, layer, cur, outShape, "Java (oneDNN has no pooling across channels)");
-            // Graph operations (issue 5): run by the Java kernels until oneDNN primitives are added for them.
-            default -> javaStep(name, layer, cur, outShape, "Java (no oneDNN primitive for " + layer.kind() + " yet)");
+            case Unary u -> {
+                Eltwise e = eltwiseOf(u);
+                yield e != null ? eltwiseStep(name, e, cur)
+                        : javaStep(name, layer, cur, outShape, "Java (no oneDNN eltwise for " + u.function() + ")");
+            }
+            case Reshape r -> {
+                if (nextIsLinear && r.mode() == Reshape.Mode.FLATTEN && outShape.dim(0) == in.dim(0) && in.rank() > 2) {
+                    yield alias(cur, cur.md(), outShape); // as for Flatten: the inner product reads the 4-D tensor
+                }
+                Act plain = into("reshape", cur, prims.plain(longs(in)));
+                yield alias(plain, prims.reshape(plain.md(), longs(outShape)), outShape);
+            }
+            case AxisSoftmax a when a.function() != AxisSoftmax.Function.HARDMAX
+                    && (!a.coerce2d() || a.axis(in.rank()) == in.rank() - 1) -> {
+                boolean log = a.function() == AxisSoftmax.Function.LOG_SOFTMAX;
+                MemorySegment pd = prims.softmax(name, log, cur.md(), cur.md(), a.axis(in.rank()), prims.attr(List.of()));
+                yield addPrimitive(name, "softmax", pd, cur, Primitives.queryMd(pd, dnnl_query_dst_md()),
+                        acquire(), outShape, List.of(), "");
+            }
+            // Transpose, Pad, Slice, Reduce, the other AxisSoftmax forms: data movement or rare; the Java kernel.
+            default -> javaStep(name, layer, cur, outShape, "Java (no oneDNN primitive for " + layer.kind() + ")");
         };
     }
 
@@ -537,22 +623,22 @@ final class OneDnnPlan {
     }
 
     /** The convolution on the Java kernel, then its activations as oneDNN eltwise primitives. */
-    private Act javaConvolution(String name, Layer conv, Act cur, Shape outShape, List<Activation> post) {
+    private Act javaConvolution(String name, Layer conv, Act cur, Shape outShape, List<Eltwise> post) {
         Act a = javaStep(name, conv, cur, outShape,
                 "Java (no correct oneDNN 3.8.1 implementation for this geometry, see Primitives.convolution)");
-        for (Activation act : post) a = activation(name + " activation", act, a);
+        for (Eltwise e : post) a = eltwiseStep(name + " " + e.name(), e, a);
         return a;
     }
 
-    private Act activation(String name, Activation act, Act cur) {
-        MemorySegment pd = prims.eltwise(name, eltwise(act), cur.md(), cur.md(), prims.attr(List.of()));
+    private Act eltwiseStep(String name, Eltwise op, Act cur) {
+        MemorySegment pd = prims.eltwise(name, op, cur.md(), cur.md(), prims.attr(List.of()));
         return addPrimitive(name, "eltwise", pd, cur, Primitives.queryMd(pd, dnnl_query_dst_md()),
                 acquire(), cur.shape(), List.of(), "");
     }
 
     private Act convolution(String name, Layer layer, Act cur, Shape outShape, int groups, int oc, int ic, long[] kernel,
                             float[] weights, float[] bias, long[] strides, long[] dil, long[] padL, long[] padR,
-                            List<Eltwise> postOps, List<Activation> post) {
+                            List<Eltwise> postOps, List<Eltwise> post) {
         int sp = kernel.length;
         long[] wDims;
         if (groups == 1) {
@@ -582,7 +668,7 @@ final class OneDnnPlan {
                 outShape, cs, fusedNames(post));
     }
 
-    private Act innerProduct(String name, Linear l, Act cur, Shape outShape, List<Eltwise> postOps, List<Activation> post) {
+    private Act innerProduct(String name, Linear l, Act cur, Shape outShape, List<Eltwise> postOps, List<Eltwise> post) {
         // The activation's own dimensions: after a Flatten that was folded away they are still [N, C, H, W],
         // and the inner product then reads the 4-D tensor in its layout, with [O, C, H, W] weights.
         long[] srcDims = MemoryFormats.dims(cur.md());
@@ -617,14 +703,141 @@ final class OneDnnPlan {
     }
 
     private Act javaStep(String name, Layer layer, Act cur, Shape outShape, String why) {
-        Act src = into("input of " + name, cur, prims.plain(longs(cur.shape())));
+        String tmp = "\u0000" + steps.size();
+        acts.put(tmp, cur);
+        uses.put(tmp, 1);
+        cur.uses++; // read once more, by the Java node, through the temporary name
+        Act out = javaNode(name, layer, List.of(tmp), outShape, why);
+        acts.remove(tmp);
+        done(cur); // … and once as the layer's input
+        return out;
+    }
+
+    /**
+     * A node run by the Java kernel: activations are brought into plain layouts and copied into arrays around the
+     * call; constants are bound into the kernel.
+     */
+    private Act javaNode(String name, Layer layer, List<String> inputs, Shape outShape, String why) {
+        List<Shape> shapes = inputs.stream().map(this::shapeOf).toList();
+        NodeKernel kernel = javaKernels.create(layer, shapes, outShape);
+        List<Act> srcs = new ArrayList<>();
+        int[] position = new int[inputs.size()]; // index into srcs, or -1 for a constant
+        float[][] bound = new float[inputs.size()][];
+        for (int i = 0; i < inputs.size(); i++) {
+            ConstantTensor c = constants.get(inputs.get(i));
+            if (c != null) {
+                position[i] = -1;
+                bound[i] = c.values();
+            } else {
+                Act a = act(inputs.get(i));
+                srcs.add(into("input of " + name, a, prims.plain(longs(a.shape()))));
+                position[i] = srcs.size() - 1;
+            }
+        }
+        NodeKernel withConstants = srcs.size() == inputs.size() ? kernel : (x, y) -> {
+            float[][] all = new float[inputs.size()][];
+            for (int i = 0; i < all.length; i++) all[i] = position[i] < 0 ? bound[i] : x[position[i]];
+            kernel.forward(all, y);
+        };
         MemorySegment dstMd = prims.plain(longs(outShape));
         Slot dst = acquire();
-        Step step = new Step(name, "java kernel", why,
-                MemoryFormats.describe(src.md()) + " → " + MemoryFormats.describe(dstMd), "", MemorySegment.NULL,
-                src.md(), dstMd, null, src.slot(), dst, List.of(), javaKernels.apply(layer, src.shape()),
-                src.shape().elementCount(), outShape.elementCount());
-        return add(step, src, dstMd, dst, outShape);
+        Act first = srcs.isEmpty() ? null : srcs.get(0);
+        String formats = String.join(" + ", srcs.stream().map(a -> MemoryFormats.describe(a.md())).toList()) + " → "
+                + MemoryFormats.describe(dstMd);
+        Step step = new Step(name, "java kernel", why, formats, "", MemorySegment.NULL,
+                first == null ? dstMd : first.md(), dstMd, null, first == null ? dst : first.slot(), dst, List.of(),
+                withConstants, first == null ? 0 : first.shape().elementCount(), outShape.elementCount());
+        step.srcSlots = srcs.stream().map(Act::slot).toArray(Slot[]::new);
+        step.srcMds = srcs.stream().map(Act::md).toArray(MemorySegment[]::new);
+        step.srcCounts = srcs.stream().mapToLong(a -> a.shape().elementCount()).toArray();
+        step.srcArgs = new int[srcs.size()];
+        steps.add(step);
+        for (Act a : srcs) a.slot.bytes = Math.max(a.slot.bytes, MemoryFormats.bytes(a.md()));
+        dst.bytes = Math.max(dst.bytes, MemoryFormats.bytes(dstMd));
+        Act out = new Act(dstMd, dst, outShape, steps.size() - 1, 1);
+        for (int i = 0; i < inputs.size(); i++) if (position[i] >= 0) done(srcs.get(position[i]));
+        return out;
+    }
+
+    /** A plain descriptor of {@code shape} with as many leading 1s as make it {@code rank} dimensions. */
+    private MemorySegment plainOfRank(Shape shape, int rank) {
+        long[] d = new long[rank];
+        java.util.Arrays.fill(d, 1);
+        for (int i = 0; i < shape.rank(); i++) d[rank - shape.rank() + i] = shape.dim(i);
+        return prims.plain(d);
+    }
+
+    /**
+     * An element-wise binary operation on oneDNN when the first operand has the output's shape (swapping the
+     * operands of commutative operations to get there) and the second broadcasts into it; the Java kernel otherwise.
+     */
+    private Act binary(String name, Binary b, List<String> inputs, Shape outShape) {
+        String x = inputs.get(0), y = inputs.get(1);
+        boolean commutative = switch (b.op()) {
+            case ADD, MUL, MAX, MIN -> true;
+            default -> false;
+        };
+        if (!shapeOf(x).equals(outShape) || constants.containsKey(x)) {
+            if (commutative && shapeOf(y).equals(outShape) && !constants.containsKey(y)) {
+                String t = x;
+                x = y;
+                y = t;
+            } else {
+                return javaNode(name, b, inputs, outShape, "Java (operands oneDNN's binary cannot broadcast)");
+            }
+        }
+        Integer alg = switch (b.op()) {
+            case ADD -> dnnl_binary_add();
+            case SUB -> dnnl_binary_sub();
+            case MUL -> dnnl_binary_mul();
+            case DIV -> dnnl_binary_div();
+            case MAX -> dnnl_binary_max();
+            case MIN -> dnnl_binary_min();
+            default -> null;
+        };
+        if (alg == null) return javaNode(name, b, inputs, outShape, "Java (no oneDNN binary for " + b.op() + ")");
+        Act a = act(x);
+        int rank = outShape.rank();
+        MemorySegment dstAny = prims.any(longs(outShape));
+        ConstantTensor c = constants.get(y);
+        if (c != null) {
+            MemorySegment md1 = plainOfRank(c.shape(), rank);
+            MemorySegment pd = prims.binary(name, alg, a.md(), md1, dstAny, prims.attr(List.of()));
+            Constant src1 = constant(DNNL_ARG_SRC_1(), c.values(), md1, md1);
+            return addMultiInput(name, "binary", pd, List.of(a), new int[] {DNNL_ARG_SRC_0()},
+                    Primitives.queryMd(pd, dnnl_query_dst_md()), outShape, List.of(src1), "");
+        }
+        Act b1 = act(y);
+        MemorySegment md1 = b1.md();
+        if (b1.shape().rank() != rank || !b1.shape().equals(outShape)) {
+            b1 = into("operand of " + name, b1, prims.plain(longs(b1.shape())));
+            if (b1.shape().rank() != rank) {
+                b1 = alias(b1, prims.reshape(b1.md(), longs(plainShapeOfRank(b1.shape(), rank))), b1.shape());
+                b1.uses = 1;
+            }
+            md1 = b1.md();
+        }
+        MemorySegment pd = prims.binary(name, alg, a.md(), md1, dstAny, prims.attr(List.of()));
+        return addMultiInput(name, "binary", pd, List.of(a, b1), new int[] {DNNL_ARG_SRC_0(), DNNL_ARG_SRC_1()},
+                Primitives.queryMd(pd, dnnl_query_dst_md()), outShape, List.of(), "");
+    }
+
+    private static Shape plainShapeOfRank(Shape s, int rank) {
+        int[] d = new int[rank];
+        java.util.Arrays.fill(d, 1);
+        for (int i = 0; i < s.rank(); i++) d[rank - s.rank() + i] = s.dim(i);
+        return Shape.of(d);
+    }
+
+    /** Concatenation along an axis, each source read in its own layout; the destination layout is oneDNN's choice. */
+    private Act concat(String name, Concat c, List<String> inputs, Shape outShape) {
+        List<Act> srcs = inputs.stream().map(this::act).toList();
+        int axis = c.axis(outShape.rank());
+        MemorySegment pd = prims.concat(name, srcs.stream().map(Act::md).toList(), axis, prims.attr(List.of()));
+        int[] args = new int[srcs.size()];
+        for (int i = 0; i < args.length; i++) args[i] = DNNL_ARG_MULTIPLE_SRC() + i;
+        return addMultiInput(name, "concat", pd, srcs, args, Primitives.queryMd(pd, dnnl_query_dst_md()), outShape,
+                List.of(), "");
     }
 
     /** The printable plan: one line per step. */

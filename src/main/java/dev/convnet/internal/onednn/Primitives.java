@@ -33,17 +33,22 @@ public final class Primitives {
         return scope.memoryDesc(dims, dnnl_format_tag_any());
     }
 
-    /** A dense row-major descriptor ({@code a}, {@code ab}, {@code abc}, ... i.e. x, nc, ncw, nchw). */
+    /** A dense row-major descriptor ({@code a}, {@code ab}, {@code abc}, ... i.e. x, nc, ncw, nchw), any rank ≤ 12. */
     public MemorySegment plain(long... dims) {
-        int tag = switch (dims.length) {
-            case 1 -> dnnl_a();
-            case 2 -> dnnl_ab();
-            case 3 -> dnnl_abc();
-            case 4 -> dnnl_abcd();
-            case 5 -> dnnl_abcde();
-            default -> throw new IllegalArgumentException("rank " + dims.length + " is not supported");
-        };
-        return scope.memoryDesc(dims, tag);
+        if (dims.length > DNNL_MAX_NDIMS()) {
+            throw new IllegalArgumentException("rank " + dims.length + " exceeds oneDNN's " + DNNL_MAX_NDIMS() + " dimensions");
+        }
+        long[] strides = new long[dims.length];
+        long stride = 1;
+        for (int i = dims.length - 1; i >= 0; i--) {
+            strides[i] = stride;
+            stride *= dims[i];
+        }
+        MemorySegment slot = scope.slot();
+        var arena = scope.arena();
+        Dnnl.check("dnnl_memory_desc_create_with_strides", dnnl_memory_desc_create_with_strides(slot, dims.length,
+                arena.allocateFrom(ValueLayout.JAVA_LONG, dims), dnnl_f32(), arena.allocateFrom(ValueLayout.JAVA_LONG, strides)));
+        return scope.own(slot, "dnnl_memory_desc_destroy", h -> dnnl_memory_desc_destroy(h));
     }
 
     /** {@code md} viewed with other dimensions of the same element count (plain layouts only). */
