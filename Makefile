@@ -77,14 +77,18 @@ bench-packages:
 models: bench-packages
 	test -f $(MODELS_DIR)/manifest.json || $(TORCH_PYTHON) bench/export_models.py $(MODELS_DIR)
 
-## peers: PyTorch and ONNX Runtime (Java) on those models, one JSON line per model and batch in target/bench/models.jsonl
+## peers: convnet (oneDNN and Java backends), ONNX Runtime (Java) and PyTorch on those models, same inputs and
+## threads, each output checked against PyTorch's: one JSON line per peer, model and batch in target/bench/models.jsonl
 peers: models bench-classes
 	mkdir -p target/bench
-	$(TORCH_PYTHON) bench/torch_peer.py --models-dir $(MODELS_DIR) $(PEER_ARGS) > target/bench/models.jsonl
-	$(BENCH_JAVA) dev.convnet.bench.OrtPeer --models-dir $(MODELS_DIR) $(PEER_ARGS) >> target/bench/models.jsonl
+	$(BENCH_JAVA) dev.convnet.bench.OrtPeer --models-dir $(MODELS_DIR) $(PEER_ARGS) > target/bench/models.jsonl
+	$(BENCH_JAVA) dev.convnet.bench.ModelBench --models-dir $(MODELS_DIR) $(PEER_ARGS) --backends onednn,java >> target/bench/models.jsonl
+	$(TORCH_PYTHON) bench/torch_peer.py --models-dir $(MODELS_DIR) $(PEER_ARGS) >> target/bench/models.jsonl
 
-## bench-quick: the side-by-side layer report in a few minutes, ending with the `summary NAME=VALUE` lines
-bench-quick: native-bench bench-classes
+## bench-quick: the side-by-side report in a few minutes (batch-1 models, fewer runs), ending with the
+## `summary NAME=VALUE` lines
+bench-quick: native-bench
+	$(MAKE) peers PEER_ARGS="--threads $(BENCH_THREADS) --iters 10 --warmup 3 --batches 1"
 	$(BENCH_JAVA) dev.convnet.bench.SideBySide --quick --threads $(BENCH_THREADS) --out target/bench/quick
 
 ## bench: everything: peers on the models, the side-by-side report and chart in bench/results/, then the JMH suite

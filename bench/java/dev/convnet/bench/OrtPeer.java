@@ -123,6 +123,10 @@ public final class OrtPeer {
                     maxRef = Math.max(maxRef, Math.abs(refValues[i]));
                 }
                 if (Double.isNaN(err)) err = Double.POSITIVE_INFINITY;
+                // ONNX Runtime's own output, so that convnet's can be compared with it directly.
+                float[] ortValues = new float[refValues.length];
+                result.get(0, ortValues);
+                OnnxTensor.ofFloats("output", ref.dims(), ortValues).write(outputPb.resolveSibling(model + "_b" + batch + "_ort_output.pb"));
 
                 for (int i = 0; i < warmup; i++) session.run(inputs, outputs).close();
                 long[] times = new long[iters];
