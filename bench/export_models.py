@@ -57,6 +57,19 @@ MODELS = {
     "mobilenet_v2": lambda: torchvision.models.mobilenet_v2(weights=None),
     "squeezenet1_1": lambda: torchvision.models.squeezenet1_1(weights=None),
 }
+# The other torchvision classifier families, exported by --zoo to check that the importer runs them (correctness,
+# not timing): `make zoo` runs each on oneDNN and on the Java backend against PyTorch's output.
+ZOO = {
+    "vgg11": lambda: torchvision.models.vgg11(weights=None),
+    "resnet50": lambda: torchvision.models.resnet50(weights=None),
+    "mobilenet_v3_small": lambda: torchvision.models.mobilenet_v3_small(weights=None),
+    "shufflenet_v2_x1_0": lambda: torchvision.models.shufflenet_v2_x1_0(weights=None),
+    "densenet121": lambda: torchvision.models.densenet121(weights=None),
+    "googlenet": lambda: torchvision.models.googlenet(weights=None, aux_logits=False, init_weights=True),
+    "mnasnet1_0": lambda: torchvision.models.mnasnet1_0(weights=None),
+    "efficientnet_b0": lambda: torchvision.models.efficientnet_b0(weights=None),
+    "regnet_y_400mf": lambda: torchvision.models.regnet_y_400mf(weights=None),
+}
 WEIGHT_SEED = 0
 INPUT_SEED = 1
 CALIBRATION_SEED = 2
@@ -123,7 +136,12 @@ def main(argv=None):
     p.add_argument("--no-bn-calibration", dest="calibrate_bn", action="store_false",
                    help="keep the initial BatchNorm running statistics (mean 0, var 1)")
     p.add_argument("--only", default="", help="comma-separated model names (default: all of " + ",".join(MODELS) + ")")
+    p.add_argument("--zoo", action="store_true", help="export the other classifier families instead: " + ",".join(ZOO))
+    p.add_argument("--opset", type=int, default=OPSET, help="ONNX opset (default %d)" % OPSET)
     args = p.parse_args(argv)
+    if args.zoo:
+        MODELS.clear()
+        MODELS.update(ZOO)
 
     batches = [int(b) for b in args.batches.split(",") if b]
     names = [n for n in args.only.split(",") if n] or list(MODELS)
@@ -138,7 +156,7 @@ def main(argv=None):
     manifest = {
         "torch": torch.__version__,
         "torchvision": torchvision.__version__,
-        "opset": OPSET,
+        "opset": args.opset,
         "weight_seed": WEIGHT_SEED,
         "input_seed": INPUT_SEED,
         "bn_calibration": {"seed": CALIBRATION_SEED, "batch": CALIBRATION_BATCH} if args.calibrate_bn else None,
@@ -154,7 +172,7 @@ def main(argv=None):
             stem = os.path.join(args.out_dir, "%s_b%d" % (name, b))
             torch.onnx.export(
                 model, x, stem + ".onnx",
-                export_params=True, opset_version=OPSET, do_constant_folding=True,
+                export_params=True, opset_version=args.opset, do_constant_folding=True,
                 input_names=["input"], output_names=["output"],
                 training=torch.onnx.TrainingMode.EVAL,
             )
