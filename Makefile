@@ -15,7 +15,7 @@ JAVA := $(JDK)/bin/java
 NATIVE := target/native/linux-x86_64
 JEXTRACT ?= $(shell command -v jextract 2>/dev/null)
 
-.PHONY: all build test run bench bench-quick bench-classes native-bench bench-packages models peers bindings clean info test-data
+.PHONY: all build test run bench bench-quick zoo bench-classes native-bench bench-packages models peers bindings clean info test-data
 
 all: build
 
@@ -84,6 +84,13 @@ peers: models bench-classes
 	$(BENCH_JAVA) dev.convnet.bench.OrtPeer --models-dir $(MODELS_DIR) $(PEER_ARGS) > target/bench/models.jsonl
 	$(BENCH_JAVA) dev.convnet.bench.ModelBench --models-dir $(MODELS_DIR) $(PEER_ARGS) --backends onednn,java >> target/bench/models.jsonl
 	$(TORCH_PYTHON) bench/torch_peer.py --models-dir $(MODELS_DIR) $(PEER_ARGS) >> target/bench/models.jsonl
+
+## zoo: the other torchvision classifier families (VGG, ResNet-50, MobileNetV3, ShuffleNetV2, DenseNet, GoogLeNet,
+## MNASNet, EfficientNet, RegNet) exported at batch 1 and run on oneDNN and Java against PyTorch's outputs
+zoo: bench-packages bench-classes
+	test -f target/zoo/manifest.json || $(TORCH_PYTHON) bench/export_models.py target/zoo --zoo --batches 1
+	$(BENCH_JAVA) dev.convnet.bench.ModelBench --models-dir target/zoo --batches 1 --iters 3 --warmup 1 \
+	  --backends onednn,java --only vgg11,resnet50,mobilenet_v3_small,shufflenet_v2_x1_0,densenet121,googlenet,mnasnet1_0,efficientnet_b0,regnet_y_400mf
 
 ## bench-quick: the side-by-side report in a few minutes (batch-1 models, fewer runs), ending with the
 ## `summary NAME=VALUE` lines
