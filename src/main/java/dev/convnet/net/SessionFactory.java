@@ -2,7 +2,6 @@ package dev.convnet.net;
 
 import dev.convnet.internal.jvm.JavaKernels;
 import dev.convnet.internal.kernels.GraphSession;
-import dev.convnet.internal.kernels.KernelSession;
 import dev.convnet.internal.onednn.OneDnnSession;
 import dev.convnet.internal.reference.ReferenceKernels;
 
@@ -24,8 +23,8 @@ final class SessionFactory {
         return switch (backend) {
             case ONEDNN -> new OneDnnSession(plan, threads, options.fusion(), options.channelsLast(),
                     () -> new JavaKernels(threads));
-            case JAVA -> KernelSession.open(plan, backend, new JavaKernels(threads), options.channelsLast());
-            case REFERENCE -> KernelSession.open(plan, backend, new ReferenceKernels(), options.channelsLast());
+            case JAVA -> GraphSession.open(plan, backend, new JavaKernels(threads), options.channelsLast());
+            case REFERENCE -> GraphSession.open(plan, backend, new ReferenceKernels(), options.channelsLast());
         };
     }
 

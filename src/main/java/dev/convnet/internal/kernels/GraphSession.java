@@ -47,8 +47,13 @@ public final class GraphSession implements Session {
     private final int slots;
     private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
     private boolean closed;
+    private final boolean channelsLast;
+    private final NetworkSummary networkSummary;
 
-    private GraphSession(GraphSummary plan, BackendKind backend, KernelFactory factory, Map<String, float[]> constantValues) {
+    private GraphSession(GraphSummary plan, BackendKind backend, KernelFactory factory, Map<String, float[]> constantValues,
+                         boolean channelsLast, NetworkSummary networkSummary) {
+        this.channelsLast = channelsLast;
+        this.networkSummary = networkSummary;
         this.plan = plan;
         this.backend = backend;
         this.factory = factory;
@@ -109,8 +114,21 @@ public final class GraphSession implements Session {
      */
     public static GraphSession open(GraphSummary plan, Map<String, float[]> constants, BackendKind backend,
                                     KernelFactory factory) {
+        return open(plan, constants, backend, factory, false, null);
+    }
+
+    /**
+     * A sequential network as its chain graph; with {@code channelsLast}, 4-D inputs and outputs are NHWC in the
+     * caller's arrays and are transposed to and from the kernels' NCHW.
+     */
+    public static GraphSession open(NetworkSummary network, BackendKind backend, KernelFactory factory, boolean channelsLast) {
+        return open(GraphSummary.of(network), Map.of(), backend, factory, channelsLast, network);
+    }
+
+    private static GraphSession open(GraphSummary plan, Map<String, float[]> constants, BackendKind backend,
+                                     KernelFactory factory, boolean channelsLast, NetworkSummary network) {
         try {
-            return new GraphSession(plan, backend, factory, constants);
+            return new GraphSession(plan, backend, factory, constants, channelsLast, network);
         } catch (RuntimeException | Error e) {
             factory.close();
             throw e;
@@ -132,7 +150,24 @@ public final class GraphSession implements Session {
 
     @Override
     public NetworkSummary summary() {
-        return plan.asNetworkSummary();
+        return networkSummary != null ? networkSummary : plan.asNetworkSummary();
+    }
+
+    /** NHWC ↔ NCHW for a 4-D shape [n, c, h, w]; {@code toChannelsFirst} picks the direction. */
+    private static float[] transpose(float[] x, Shape s, boolean toChannelsFirst) {
+        int n = s.dim(0), c = s.dim(1), hw = s.dim(2) * s.dim(3);
+        float[] y = new float[x.length];
+        for (int b = 0; b < n; b++) {
+            int base = b * c * hw;
+            for (int ch = 0; ch < c; ch++) {
+                for (int p = 0; p < hw; p++) {
+                    int nchw = base + ch * hw + p;
+                    int nhwc = base + p * c + ch;
+                    if (toChannelsFirst) y[nchw] = x[nhwc]; else y[nhwc] = x[nchw];
+                }
+            }
+        }
+        return y;
     }
 
     @Override
@@ -196,11 +231,15 @@ public final class GraphSession implements Session {
                 throw new ShapeException("input '" + inputNames.get(i) + "' of " + (x == null ? "null" : x.length + " floats")
                         + " differs from the compiled shape " + plan.inputShapes().get(inputNames.get(i)) + " (" + inputSizes[i] + " floats)");
             }
-            in[i] = x;
+            Shape shape = plan.inputShapes().get(inputNames.get(i));
+            in[i] = channelsLast && shape.rank() == 4 ? transpose(x, shape, true) : x;
         }
         float[][] out = execute(in);
         Map<String, float[]> result = new LinkedHashMap<>();
-        for (int i = 0; i < out.length; i++) result.put(outputNames.get(i), out[i]);
+        for (int i = 0; i < out.length; i++) {
+            Shape shape = plan.outputShapes().get(outputNames.get(i));
+            result.put(outputNames.get(i), channelsLast && shape.rank() == 4 ? transpose(out[i], shape, false) : out[i]);
+        }
         return result;
     }
 
@@ -283,9 +322,10 @@ public final class GraphSession implements Session {
     @Override
     public String plan() {
         StringBuilder sb = new StringBuilder(backend == BackendKind.JAVA
-                ? "Java backend graph plan (nodes in topological order; im2col + blocked SGEMM for convolutions)"
-                : "reference backend graph plan (nodes in topological order; direct loops, double accumulation)");
-        sb.append(" for inputs ").append(plan.inputShapes()).append(" → outputs ").append(plan.outputShapes()).append('\n');
+                ? "Java backend plan (nodes in topological order; im2col + blocked SGEMM for convolutions)"
+                : "reference backend plan (nodes in topological order; direct loops, double accumulation)");
+        sb.append(" for inputs ").append(plan.inputShapes()).append(" → outputs ").append(plan.outputShapes())
+                .append(channelsLast ? " (channels-last input and output)" : "").append('\n');
         for (GraphSummary.Row row : plan.rows()) {
             sb.append(String.format("%-3d %-24s %-40s %s ← %s%n", row.index(), row.output(), row.layer(), row.outputShape(),
                     row.inputs()));
