@@ -1,5 +1,6 @@
 package dev.convnet.tensor;
 
+import dev.convnet.internal.exec.RunGuard;
 import dev.convnet.shape.Shape;
 import dev.convnet.shape.ShapeException;
 
@@ -19,8 +20,8 @@ import java.util.Objects;
  * {@link IllegalStateException}; closing twice is harmless.
  *
  * <p>Thread-safety: reads from several threads are safe; concurrent writes, or a write racing a
- * read, need external synchronization. Closing a tensor while another thread uses it is an error
- * of the caller (that thread then gets an {@code IllegalStateException}).
+ * read, need external synchronization. Closing a tensor while a session runs on it waits for that run
+ * ({@link #pin()}); later uses throw {@code IllegalStateException}.
  */
 public final class Tensor implements AutoCloseable {
     private static final long FLOAT_BYTES = Float.BYTES;
@@ -29,6 +30,7 @@ public final class Tensor implements AutoCloseable {
     private final MemorySegment segment;
     private final Arena ownedArena;
     private volatile boolean closed;
+    private final RunGuard pins = new RunGuard("tensor");
 
     private Tensor(Shape shape, MemorySegment segment, Arena ownedArena) {
         this.shape = shape;
@@ -188,8 +190,42 @@ public final class Tensor implements AutoCloseable {
             }
             closed = true;
         }
+        pins.close(); // waits for native calls that hold a pin
         if (ownedArena != null) {
             ownedArena.close();
+        }
+    }
+
+    /**
+     * Keeps the tensor's memory from being freed until the returned pin is closed: {@link #close()} called
+     * meanwhile (from any thread) waits for it. Sessions pin the tensors they read and write during a run, so that
+     * closing a tensor while native code uses its memory cannot crash the process.
+     *
+     * @throws IllegalStateException if the tensor is closed
+     */
+    public Pin pin() {
+        pins.enter();
+        if (closed) {
+            pins.exit();
+            throw new IllegalStateException("tensor is closed");
+        }
+        return new Pin();
+    }
+
+    /** A hold on a tensor's memory; see {@link #pin()}. Close it exactly once, from any thread. */
+    public final class Pin implements AutoCloseable {
+        private final java.util.concurrent.atomic.AtomicBoolean released = new java.util.concurrent.atomic.AtomicBoolean();
+
+        private Pin() {}
+
+        /** The pinned memory. */
+        public MemorySegment segment() {
+            return segment;
+        }
+
+        @Override
+        public void close() {
+            if (released.compareAndSet(false, true)) pins.exit();
         }
     }
 

@@ -268,6 +268,35 @@ class OneDnnSessionTest {
     }
 
     @Test
+    void closingAnInputTensorWhileASessionRunsOnItNeverCrashes() throws Exception {
+        Network net = vggWithBatchNorm(new SplittableRandom(15));
+        Shape in = Shape.of(1, 3, 32, 32);
+        try (Session s = net.compile(in, ONEDNN.withThreads(1))) {
+            for (int round = 0; round < 5; round++) {
+                Tensor x = Tensor.of(in, random(new SplittableRandom(16), (int) in.elementCount()));
+                AtomicInteger completed = new AtomicInteger();
+                AtomicReference<Throwable> outcome = new AtomicReference<>();
+                Thread runner = new Thread(() -> {
+                    try {
+                        while (true) {
+                            try (Tensor y = s.run(x)) {
+                                completed.incrementAndGet();
+                            }
+                        }
+                    } catch (Throwable t) {
+                        outcome.set(t);
+                    }
+                });
+                runner.start();
+                while (completed.get() < 3) Thread.onSpinWait();
+                x.close(); // waits for the run in flight, then frees the memory
+                runner.join(60_000);
+                assertInstanceOf(IllegalStateException.class, outcome.get(), "the next run sees the closed tensor");
+            }
+        }
+    }
+
+    @Test
     void steadyStateRunAllocatesNothingOnTheHeap() {
         Network net = vggWithBatchNorm(new SplittableRandom(11));
         Shape in = Shape.of(1, 3, 32, 32);

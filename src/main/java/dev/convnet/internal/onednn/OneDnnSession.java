@@ -275,13 +275,13 @@ public final class OneDnnSession implements Session {
             throw new ShapeException("input shape " + input.shape() + " differs from the session's input " + inputShape());
         }
         Tensor out = Tensor.allocate(outputShape());
-        try {
-            run(input.segment(), out.segment());
-            return out;
+        try (Tensor.Pin in = input.pin(); Tensor.Pin o = out.pin()) {
+            run(in.segment(), o.segment());
         } catch (RuntimeException e) {
             out.close();
             throw e;
         }
+        return out;
     }
 
     @Override
