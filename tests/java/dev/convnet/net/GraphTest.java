@@ -133,6 +133,32 @@ class GraphTest {
     }
 
     @Test
+    void aResidualAddIsFusedIntoTheConvolutionAsASumPostOp() {
+        SplittableRandom r = new SplittableRandom(21);
+        // A ResNet block: a = relu(conv(x)); y = relu(conv(relu(conv(a))) + a): the last convolution accumulates
+        // into a's buffer, which nothing reads after it. (conv(a) + a itself cannot be fused: the convolution
+        // would overwrite its own input.)
+        Graph g = Graph.builder().input("x")
+                .node("a0", conv(3, 8, r), "x").node("a", Activation.relu(), "a0")
+                .node("b0", conv(8, 8, r), "a").node("b", Activation.relu(), "b0")
+                .node("c", conv(8, 8, r), "b").node("sum", Binary.add(), "c", "a")
+                .node("y", Activation.relu(), "sum").output("y").build();
+        Shape in = Shape.of(2, 3, 6, 6);
+        float[] x = integers((int) in.elementCount(), 22);
+        SessionOptions onednn = SessionOptions.defaults().withBackend(BackendKind.ONEDNN);
+        try (Session fused = g.compile(in, onednn); Session plain = g.compile(in, onednn.withFusion(false));
+             Session ref = g.compile(in, SessionOptions.defaults().withBackend(BackendKind.REFERENCE))) {
+            assertTrue(fused.plan().contains("[post-ops: sum, relu]"), fused.plan());
+            assertFalse(fused.plan().contains("binary"), fused.plan());
+            assertTrue(plain.plan().contains("binary"), plain.plan());
+            float[] expected = ref.run(x);
+            assertArrayEquals(expected, fused.run(x));
+            assertArrayEquals(expected, plain.run(x));
+            assertArrayEquals(expected, fused.run(x), "a second run: the residual buffer is rewritten each time");
+        }
+    }
+
+    @Test
     void graphsRunOnOneDnnWithBinaryAndConcatPrimitives() {
         SessionOptions onednn = SessionOptions.defaults().withBackend(BackendKind.ONEDNN);
         Shape in = Shape.of(2, 4, 4, 4);

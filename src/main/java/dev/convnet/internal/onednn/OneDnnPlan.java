@@ -120,6 +120,8 @@ final class OneDnnPlan {
         final long srcElements, dstElements;
         /** For a Java step: the element count of each source, in {@link #srcSlots} order. */
         long[] srcCounts;
+        /** The primitive adds into what its destination already holds (sum post-op): never redirect its output. */
+        boolean readsDst;
 
         Step(String layer, String primitive, String implementation, String formats, String fused, MemorySegment handle,
              MemorySegment srcMd, MemorySegment dstMd, MemorySegment scratchMd, Slot srcSlot, Slot dstSlot,
@@ -253,16 +255,22 @@ final class OneDnnPlan {
             // Fusion: fold a BatchNorm that alone reads a Conv2d's output into it, then absorb the element-wise
             // operations that alone read the result as post-ops.
             List<Eltwise> post = new ArrayList<>();
+            residual = null;
             if (fusion && (layer instanceof Conv2d || layer instanceof Conv1d || layer instanceof Linear)) {
                 while (true) {
                     int c = soleConsumer(out);
                     if (c < 0) break;
                     Layer next = nodes.get(c).layer();
                     Eltwise e = eltwiseOf(next);
+                    Act other = residual == null && !(layer instanceof Linear) ? residualOperand(nodes.get(c), out) : null;
                     if (next instanceof BatchNorm bn && layer instanceof Conv2d conv && post.isEmpty()) {
                         layer = bn.foldInto(conv);
                     } else if (e != null) {
                         post.add(e);
+                    } else if (other != null) {
+                        // y = conv(x) + other: the convolution accumulates into other's buffer (sum post-op).
+                        residual = other;
+                        post.add(Eltwise.SUM);
                     } else {
                         break;
                     }
@@ -308,6 +316,7 @@ final class OneDnnPlan {
             outputShapes.add(cur.shape());
             outputMds.add(md);
             if (cur.producer() >= 0 && cur.slot().kind == Slot.BUFFER && cur.slot().refs == 1 && cur.uses == 1
+                    && !steps.get(cur.producer()).readsDst
                     && MemoryFormats.same(cur.md(), md) && !readAfter(cur.slot(), cur.producer())) {
                 steps.get(cur.producer()).dstSlot = user; // the producer writes straight into the caller's output
                 if (!usedByAnyStep(cur.slot())) cur.slot().bytes = 0; // that buffer is no longer needed
@@ -320,6 +329,25 @@ final class OneDnnPlan {
     private Shape shapeOf(String tensor) {
         ConstantTensor c = constants.get(tensor);
         return c != null ? c.shape() : act(tensor).shape();
+    }
+
+    /** The other operand of a residual Add fused into the convolution being compiled, or null. */
+    private Act residual;
+
+    /**
+     * For {@code add = Add(out, other)} (either order): {@code other} if the convolution producing {@code out} can
+     * accumulate into its buffer: an activation of the same shape in a buffer of its own, read by nothing after
+     * this Add; else null.
+     */
+    private Act residualOperand(PlanNode add, String out) {
+        if (!(add.layer() instanceof Binary b) || b.op() != Binary.Op.ADD || add.inputs().size() != 2) return null;
+        String o = add.inputs().get(0).equals(out) ? add.inputs().get(1) : add.inputs().get(0);
+        if (o.equals(out) || constants.containsKey(o) || !acts.containsKey(o)) return null;
+        Act a = acts.get(o);
+        Shape outShape = add.layer().outputShape(List.of(a.shape(), a.shape()));
+        boolean ok = a.slot().kind == Slot.BUFFER && a.slot().refs == 1 && a.uses == 1 && a.shape().equals(outShape)
+                && MemoryFormats.dims(a.md()).length == a.shape().rank();
+        return ok ? a : null;
     }
 
     /** The index of the only node that reads {@code tensor}, or -1 if none or several do (or the caller does). */
@@ -622,11 +650,21 @@ final class OneDnnPlan {
         return f;
     }
 
-    /** The convolution on the Java kernel, then its activations as oneDNN eltwise primitives. */
-    private Act javaConvolution(String name, Layer conv, Act cur, Shape outShape, List<Eltwise> post) {
+    /** The convolution on the Java kernel, then its fused operations as oneDNN primitives (binary add for a sum). */
+    private Act javaConvolution(String name, Layer conv, Act cur, Shape outShape, List<Eltwise> post, Act sumInto) {
         Act a = javaStep(name, conv, cur, outShape,
                 "Java (no correct oneDNN 3.8.1 implementation for this geometry, see Primitives.convolution)");
-        for (Eltwise e : post) a = eltwiseStep(name + " " + e.name(), e, a);
+        for (Eltwise e : post) {
+            if (e == Eltwise.SUM) {
+                MemorySegment pd = prims.binary(name + " + residual", dnnl_binary_add(), a.md(), sumInto.md(),
+                        prims.any(longs(outShape)), prims.attr(List.of()));
+                a = addMultiInput(name + " + residual", "binary", pd, List.of(a, sumInto),
+                        new int[] {DNNL_ARG_SRC_0(), DNNL_ARG_SRC_1()}, Primitives.queryMd(pd, dnnl_query_dst_md()),
+                        outShape, List.of(), "");
+            } else {
+                a = eltwiseStep(name + " " + e.name(), e, a);
+            }
+        }
         return a;
     }
 
@@ -656,16 +694,26 @@ final class OneDnnPlan {
         MemorySegment srcAny = prims.any(longs(cur.shape()));
         MemorySegment wAny = prims.any(wDims);
         MemorySegment bMd = bias == null ? MemorySegment.NULL : prims.plain(oc);
-        MemorySegment dstAny = prims.any(longs(outShape));
+        Act sumInto = residual;
+        residual = null;
+        // With a fused residual Add the destination is the other operand's buffer, in its layout.
+        MemorySegment dstAny = sumInto != null ? sumInto.md() : prims.any(longs(outShape));
         MemorySegment pd = prims.convolution(name, srcAny, wAny, bMd, dstAny, strides, dil, padL, padR, prims.attr(postOps),
                 ic / groups == 1, kernel);
-        if (pd == null) return javaConvolution(name, layer, cur, outShape, post);
+        if (pd == null) return javaConvolution(name, layer, cur, outShape, post, sumInto);
         Act src = into("input of " + name, cur, Primitives.queryMd(pd, dnnl_query_src_md()));
         List<Constant> cs = new ArrayList<>();
         cs.add(constant(DNNL_ARG_WEIGHTS(), weights, prims.plain(wDims), Primitives.queryMd(pd, dnnl_query_weights_md())));
         if (bias != null) cs.add(constant(DNNL_ARG_BIAS(), bias, bMd, bMd));
-        return addPrimitive(name, "convolution", pd, src, Primitives.queryMd(pd, dnnl_query_dst_md()), acquire(),
-                outShape, cs, fusedNames(post));
+        if (sumInto == null) {
+            return addPrimitive(name, "convolution", pd, src, Primitives.queryMd(pd, dnnl_query_dst_md()), acquire(),
+                    outShape, cs, fusedNames(post));
+        }
+        // The destination is the residual's buffer: the step reads it (sum) and overwrites it.
+        Act out = addPrimitive(name, "convolution", pd, src, sumInto.md(), sumInto.slot(), outShape, cs, fusedNames(post));
+        steps.get(out.producer()).readsDst = true;
+        done(sumInto);
+        return out;
     }
 
     private Act innerProduct(String name, Linear l, Act cur, Shape outShape, List<Eltwise> postOps, List<Eltwise> post) {

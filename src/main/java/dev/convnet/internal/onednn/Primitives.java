@@ -13,8 +13,14 @@ import java.util.List;
  * <p>Used by one thread while a session compiles; not thread-safe.
  */
 public final class Primitives {
-    /** An eltwise operation, usable as a primitive or as a post-op. */
-    public record Eltwise(int alg, float alpha, float beta, String name) {}
+    /**
+     * An eltwise operation, usable as a primitive or as a post-op; {@link #SUM} stands for oneDNN's sum post-op
+     * (the destination's previous contents are added: a residual connection fused into the convolution).
+     */
+    public record Eltwise(int alg, float alpha, float beta, String name) {
+        /** The sum post-op. */
+        public static final Eltwise SUM = new Eltwise(-1, 1f, 0f, "sum");
+    }
 
     private final NativeScope scope;
     private final MemorySegment engine;
@@ -71,7 +77,11 @@ public final class Primitives {
             Dnnl.check("dnnl_post_ops_create", dnnl_post_ops_create(ps));
             MemorySegment po = scope.own(ps, "dnnl_post_ops_destroy", h -> dnnl_post_ops_destroy(h));
             for (Eltwise e : postOps) {
-                Dnnl.check("dnnl_post_ops_append_eltwise", dnnl_post_ops_append_eltwise(po, e.alg(), e.alpha(), e.beta()));
+                if (e == Eltwise.SUM) {
+                    Dnnl.check("dnnl_post_ops_append_sum", dnnl_post_ops_append_sum(po, 1f, 0, dnnl_data_type_undef()));
+                } else {
+                    Dnnl.check("dnnl_post_ops_append_eltwise", dnnl_post_ops_append_eltwise(po, e.alg(), e.alpha(), e.beta()));
+                }
             }
             Dnnl.check("dnnl_primitive_attr_set_post_ops", dnnl_primitive_attr_set_post_ops(attr, po));
         }
