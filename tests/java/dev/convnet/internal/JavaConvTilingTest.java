@@ -81,6 +81,10 @@ class JavaConvTilingTest {
         check(6, 6, 3, 3, 1, 1, 6, Padding.symmetric(1), Shape.of(3, 6, 40, 37), true);
         check(4, 4, 5, 3, 1, 2, 4, Padding.explicit2d(3, 0, 1, 4), Shape.of(2, 4, 11, 9), true);
         check(5, 5, 3, 3, 1, 1, 5, Padding.valid(), Shape.of(1, 5, 3, 4), false);
+        // 3×3 padding 1: the vertically padded fast path; several bands with a remainder, edge columns
+        check(8, 8, 3, 3, 1, 1, 8, Padding.same(), Shape.of(2, 8, 30, 64), true);
+        check(3, 3, 3, 3, 1, 1, 3, Padding.symmetric(1), Shape.of(2, 3, 1, 2), false);
+        check(3, 3, 3, 3, 1, 1, 3, Padding.symmetric(1), Shape.of(1, 3, 5, 600), true);
         // stride 2 takes the im2col path
         check(4, 4, 3, 3, 2, 1, 4, Padding.same(), Shape.of(2, 4, 13, 12), true);
     }

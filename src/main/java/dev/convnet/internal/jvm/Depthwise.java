@@ -21,6 +21,11 @@ import java.util.Arrays;
  * pre- and post-loops. Bands of about {@value #BAND} columns (~50 GFLOP/s per core for nine
  * taps) keep the nine tap rows and the accumulator (~18 KiB) in L1.
  *
+ * <p>3×3 kernels with stride, dilation and padding 1 (the common case) take {@link #same3x3}
+ * instead: the plane is padded vertically only, so bands are W wide like the output (one copy in,
+ * one copy out per band instead of one per row), the nine taps are one fused loop with a single
+ * store, and the two edge columns per row are recomputed with zeros in place of the neighbours.
+ *
  * <p>Tasks are runs of whole planes (image, channel), about eight per thread.
  *
  * <p>Thread-safety: immutable; scratch is per thread. Internal.
@@ -51,6 +56,8 @@ final class Depthwise {
     private final int paddedH;
     private final int paddedW;
     private final int bandRows;
+    /** 3×3, stride and dilation 1, padding 1 on every side: {@link #same3x3}. */
+    private final boolean same3x3;
 
     Depthwise(Parallel parallel, int batch, int channels, int inH, int inW, int outH, int outW, int kh, int kw,
               int dh, int dw, int padTop, int padLeft, float[] weights, float[] bias) {
@@ -74,13 +81,20 @@ final class Depthwise {
         this.tasks = (planes + perTask - 1) / perTask;
         this.paddedH = outH + (kh - 1) * dh;
         this.paddedW = outW + (kw - 1) * dw;
-        this.bandRows = Math.max(1, Math.min(outH, BAND / paddedW));
+        this.same3x3 = kh == 3 && kw == 3 && dh == 1 && dw == 1 && padTop == 1 && padLeft == 1
+                && outH == inH && outW == inW && inW >= 2;
+        this.bandRows = same3x3 ? Math.max(1, Math.min(outH, BAND / outW))
+                : Math.max(1, Math.min(outH, BAND / paddedW));
     }
 
     void forward(float[] x, float[] y) {
         parallel.forEach(tasks, t -> {
             Scratch s = SCRATCH.get();
-            s.ensure(paddedH * paddedW, kh * kw, (bandRows - 1) * paddedW + outW);
+            if (same3x3) {
+                s.ensure((inH + 2) * inW + 2, 9, bandRows * outW);
+            } else {
+                s.ensure(paddedH * paddedW, kh * kw, (bandRows - 1) * paddedW + outW);
+            }
             for (int plane = t * perTask; plane < Math.min(planes, (t + 1) * perTask); plane++) {
                 plane(x, y, plane, s);
             }
@@ -91,6 +105,10 @@ final class Depthwise {
         int c = plane % channels;
         int xp = plane * inH * inW;
         int yp = plane * outH * outW;
+        if (same3x3) {
+            same3x3(x, xp, y, yp, c, s);
+            return;
+        }
         // padded plane: row py holds input row py − padTop, column px input column px − padLeft
         float[] padded = s.padded;
         int colLo = Math.min(paddedW, padLeft);
@@ -123,6 +141,86 @@ final class Depthwise {
             for (int r = 0; r < rows; r++) {
                 System.arraycopy(acc, r * paddedW, y, yp + (oy0 + r) * outW, outW);
             }
+        }
+    }
+
+    /**
+     * 3×3, stride and dilation 1, padding 1 (the "same" depthwise layer of MobileNet-style
+     * networks). The plane is padded vertically only: {@code P = [0, zero row, input plane, zero
+     * row, 0]}, built with one copy, so output position {@code q = oy·W + ox} finds tap (i, j) at
+     * {@code P[q + i·W + j]} and a band of output rows is W-wide like the output itself. The nine tap
+     * rows of the band are copied to 0-based arrays (see the class comment), one fused loop computes
+     * all nine FMAs per output with a single store, and the band goes out in one copy. At the left
+     * and right edges the horizontal neighbour taps read the neighbouring row's last or first
+     * element instead of the zero padding; those two columns per row are recomputed with the same
+     * operation order and zeros in place, so results are those of the padded computation bit for bit.
+     */
+    private void same3x3(float[] x, int xp, float[] y, int yp, int c, Scratch s) {
+        int w = inW;
+        int h = inH;
+        float[] p = s.padded;
+        Arrays.fill(p, 0, w + 1, 0f);
+        System.arraycopy(x, xp, p, w + 1, h * w);
+        Arrays.fill(p, (h + 1) * w + 1, (h + 2) * w + 2, 0f);
+        float[][] tap = s.taps;
+        float[] t0 = tap[0], t1 = tap[1], t2 = tap[2], t3 = tap[3], t4 = tap[4];
+        float[] t5 = tap[5], t6 = tap[6], t7 = tap[7], t8 = tap[8];
+        float[] acc = s.acc[0];
+        int w0 = c * 9;
+        float k0 = weights[w0], k1 = weights[w0 + 1], k2 = weights[w0 + 2];
+        float k3 = weights[w0 + 3], k4 = weights[w0 + 4], k5 = weights[w0 + 5];
+        float k6 = weights[w0 + 6], k7 = weights[w0 + 7], k8 = weights[w0 + 8];
+        float b = bias == null ? 0f : bias[c];
+        for (int oy0 = 0; oy0 < h; oy0 += bandRows) {
+            int rows = Math.min(bandRows, h - oy0);
+            int len = rows * w;
+            int base = oy0 * w;
+            System.arraycopy(p, base, t0, 0, len);
+            System.arraycopy(p, base + 1, t1, 0, len);
+            System.arraycopy(p, base + 2, t2, 0, len);
+            System.arraycopy(p, base + w, t3, 0, len);
+            System.arraycopy(p, base + w + 1, t4, 0, len);
+            System.arraycopy(p, base + w + 2, t5, 0, len);
+            System.arraycopy(p, base + 2 * w, t6, 0, len);
+            System.arraycopy(p, base + 2 * w + 1, t7, 0, len);
+            System.arraycopy(p, base + 2 * w + 2, t8, 0, len);
+            for (int j = 0; j < len; j++) {
+                float v = Math.fma(k0, t0[j], b);
+                v = Math.fma(k1, t1[j], v);
+                v = Math.fma(k2, t2[j], v);
+                v = Math.fma(k3, t3[j], v);
+                v = Math.fma(k4, t4[j], v);
+                v = Math.fma(k5, t5[j], v);
+                v = Math.fma(k6, t6[j], v);
+                v = Math.fma(k7, t7[j], v);
+                v = Math.fma(k8, t8[j], v);
+                acc[j] = v;
+            }
+            for (int r = 0; r < rows; r++) {
+                int l = r * w;
+                float v = Math.fma(k0, 0f, b);
+                v = Math.fma(k1, t1[l], v);
+                v = Math.fma(k2, t2[l], v);
+                v = Math.fma(k3, 0f, v);
+                v = Math.fma(k4, t4[l], v);
+                v = Math.fma(k5, t5[l], v);
+                v = Math.fma(k6, 0f, v);
+                v = Math.fma(k7, t7[l], v);
+                v = Math.fma(k8, t8[l], v);
+                acc[l] = v;
+                int e = l + w - 1;
+                v = Math.fma(k0, t0[e], b);
+                v = Math.fma(k1, t1[e], v);
+                v = Math.fma(k2, 0f, v);
+                v = Math.fma(k3, t3[e], v);
+                v = Math.fma(k4, t4[e], v);
+                v = Math.fma(k5, 0f, v);
+                v = Math.fma(k6, t6[e], v);
+                v = Math.fma(k7, t7[e], v);
+                v = Math.fma(k8, 0f, v);
+                acc[e] = v;
+            }
+            System.arraycopy(acc, 0, y, yp + base, len);
         }
     }
 
