@@ -85,7 +85,9 @@ public final class SideBySide {
     static Timing timeLayer(String name, int batch, BackendKind backend, int threads, int warmup, int iters) {
         Object[] l = LayerBenchmark.layer(name);
         Shape in = ((Shape) l[1]).withBatch(batch);
-        SessionOptions o = new SessionOptions(backend, threads, true, true);
+        // Each backend in its own layout: oneDNN's primitives pick NHWC here (as in the C program), the Java kernels
+        // work on NCHW; so neither run pays for a transposition at its edges.
+        SessionOptions o = new SessionOptions(backend, threads, true, backend == BackendKind.ONEDNN);
         try (Session s = Network.of((Layer) l[0]).compile(in, o); Arena arena = Arena.ofConfined()) {
             MemorySegment x = arena.allocate(ValueLayout.JAVA_FLOAT, in.elementCount());
             SplittableRandom r = new SplittableRandom(7);

@@ -1,5 +1,6 @@
 package dev.convnet.internal.kernels;
 
+import dev.convnet.internal.exec.ContextPool;
 import dev.convnet.net.BackendKind;
 import dev.convnet.net.GraphSummary;
 import dev.convnet.net.NetworkSummary;
@@ -45,6 +46,28 @@ public final class GraphSession implements Session {
     private final int[] nodeOutputSize;
     private final int[][] freeAfter; // slots whose last reader is node i
     private final int slots;
+    /** Per node, the workspace buffer its output goes to; buffers are reused once their value is dead. */
+    private final int[] bufferOf;
+    private final int[] bufferSizes;
+    private final ContextPool<Workspace> workspaces;
+
+    /**
+     * The arrays one run computes into, reused by later runs (one run at a time per workspace): node outputs in
+     * buffers planned by liveness (same-size buffers are shared by values that are never live together), the
+     * kernels' argument arrays, and a staging array per input for the segment path.
+     */
+    private final class Workspace {
+        final float[][] values = new float[slots][];
+        final float[][][] args = new float[kernels.length][][];
+        final float[][] buffers = new float[bufferSizes.length][];
+        final float[][] staged = new float[inputSlots.length][];
+
+        Workspace() {
+            for (int n = 0; n < kernels.length; n++) args[n] = new float[nodeInputs[n].length][];
+            for (int b = 0; b < buffers.length; b++) buffers[b] = new float[bufferSizes[b]];
+            for (int i = 0; i < staged.length; i++) staged[i] = new float[inputSizes[i]];
+        }
+    }
     private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
     private boolean closed;
     private final boolean channelsLast;
@@ -103,6 +126,32 @@ public final class GraphSession implements Session {
             if (!keep.contains(s) && lastReader[s] >= 0) free.get(lastReader[s]).add(s);
         }
         freeAfter = free.stream().map(l -> l.stream().mapToInt(Integer::intValue).toArray()).toArray(int[][]::new);
+        // Buffers: a node's output takes a free buffer of exactly its size (kernels rely on exact lengths), or a new
+        // one; after the node runs, the buffers of values it read for the last time (and of its own output, if
+        // nothing reads it and it is not an output) become free.
+        Map<Integer, Integer> producer = new HashMap<>();
+        for (int n = 0; n < rows.size(); n++) producer.put(nodeOutput[n], n);
+        Map<Integer, java.util.ArrayDeque<Integer>> freeBySize = new HashMap<>();
+        List<Integer> sizes = new ArrayList<>();
+        bufferOf = new int[rows.size()];
+        for (int n = 0; n < rows.size(); n++) {
+            java.util.ArrayDeque<Integer> q = freeBySize.get(nodeOutputSize[n]);
+            if (q != null && !q.isEmpty()) {
+                bufferOf[n] = q.pop();
+            } else {
+                bufferOf[n] = sizes.size();
+                sizes.add(nodeOutputSize[n]);
+            }
+            for (int s : freeAfter[n]) {
+                int m = producer.get(s);
+                freeBySize.computeIfAbsent(nodeOutputSize[m], k -> new java.util.ArrayDeque<>()).push(bufferOf[m]);
+            }
+            if (lastReader[nodeOutput[n]] < 0 && !keep.contains(nodeOutput[n])) {
+                freeBySize.computeIfAbsent(nodeOutputSize[n], k -> new java.util.ArrayDeque<>()).push(bufferOf[n]);
+            }
+        }
+        bufferSizes = sizes.stream().mapToInt(Integer::intValue).toArray();
+        workspaces = new ContextPool<>(Math.max(4, 2 * Runtime.getRuntime().availableProcessors()), Workspace::new, w -> {});
     }
 
     /**
@@ -243,36 +292,52 @@ public final class GraphSession implements Session {
         return result;
     }
 
-    private float[][] execute(float[][] inputs) {
+    /**
+     * Runs every node on {@code inputs} (only read) in a workspace and hands the output values to {@code sink}
+     * while the workspace is still this run's; they must be copied there, as the arrays are reused.
+     */
+    private void execute(float[][] inputs, java.util.function.Consumer<float[][]> sink) {
         ReentrantReadWriteLock.ReadLock read = lock.readLock();
         read.lock();
         try {
             if (closed) {
                 throw new IllegalStateException("session is closed");
             }
-            float[][] values = constants.clone();
-            for (int i = 0; i < inputs.length; i++) values[inputSlots[i]] = inputs[i];
-            for (int n = 0; n < kernels.length; n++) {
-                int[] ins = nodeInputs[n];
-                float[][] x = new float[ins.length][];
-                for (int i = 0; i < ins.length; i++) x[i] = values[ins[i]];
-                float[] y = new float[nodeOutputSize[n]];
-                kernels[n].forward(x, y);
-                values[nodeOutput[n]] = y;
-                for (int s : freeAfter[n]) values[s] = null;
+            Workspace w = workspaces.acquire();
+            try {
+                float[][] values = w.values;
+                System.arraycopy(constants, 0, values, 0, slots);
+                for (int i = 0; i < inputs.length; i++) values[inputSlots[i]] = inputs[i];
+                for (int n = 0; n < kernels.length; n++) {
+                    int[] ins = nodeInputs[n];
+                    float[][] x = w.args[n];
+                    for (int i = 0; i < ins.length; i++) x[i] = values[ins[i]];
+                    float[] y = w.buffers[bufferOf[n]];
+                    kernels[n].forward(x, y);
+                    values[nodeOutput[n]] = y;
+                }
+                float[][] out = new float[outputSlots.length][];
+                for (int i = 0; i < out.length; i++) out[i] = values[outputSlots[i]];
+                sink.accept(out);
+            } finally {
+                java.util.Arrays.fill(w.values, null); // keep no caller array reachable
+                for (float[][] a : w.args) java.util.Arrays.fill(a, null);
+                workspaces.release(w);
             }
-            float[][] out = new float[outputSlots.length][];
-            boolean[] taken = new boolean[slots];
-            for (int i = 0; i < out.length; i++) {
-                int s = outputSlots[i];
-                boolean owned = s >= inputSlots.length && constants[s] == null && !taken[s];
-                out[i] = owned ? values[s] : values[s].clone(); // never hand out an input, a constant or one array twice
-                taken[s] = true;
-            }
-            return out;
         } finally {
             read.unlock();
         }
+    }
+
+    /** As {@link #execute(float[][], java.util.function.Consumer)}, returning copies the caller owns. */
+    private float[][] execute(float[][] inputs) {
+        float[][][] result = new float[1][][];
+        execute(inputs, out -> {
+            float[][] copies = new float[out.length][];
+            for (int i = 0; i < out.length; i++) copies[i] = out[i].clone();
+            result[0] = copies;
+        });
+        return result[0];
     }
 
     @Override
@@ -298,8 +363,17 @@ public final class GraphSession implements Session {
             throw new ShapeException("output of " + output.length + " floats differs from the compiled output shape " + out
                     + " (" + out.elementCount() + " floats)");
         }
-        float[] result = run(input);
-        System.arraycopy(result, 0, output, 0, output.length);
+        if (channelsLast) {
+            float[] result = run(input);
+            System.arraycopy(result, 0, output, 0, output.length);
+            return;
+        }
+        Shape in = inputShape();
+        if (input.length != in.elementCount()) {
+            throw new ShapeException("input of " + input.length + " floats differs from the compiled input shape " + in
+                    + " (" + in.elementCount() + " floats)");
+        }
+        execute(new float[][] {input}, y -> System.arraycopy(y[0], 0, output, 0, output.length));
     }
 
     @Override
@@ -315,8 +389,20 @@ public final class GraphSession implements Session {
         if (output.isReadOnly()) {
             throw new IllegalArgumentException("output segment is read-only");
         }
-        float[] result = run(input.toArray(ValueLayout.JAVA_FLOAT));
-        MemorySegment.copy(result, 0, output, ValueLayout.JAVA_FLOAT, 0, result.length);
+        if (channelsLast) {
+            float[] result = run(input.toArray(ValueLayout.JAVA_FLOAT));
+            MemorySegment.copy(result, 0, output, ValueLayout.JAVA_FLOAT, 0, result.length);
+            return;
+        }
+        // Copy in and out through the workspace's own arrays: nothing is allocated per run.
+        Workspace w = workspaces.acquire();
+        try {
+            float[] x = w.staged[0];
+            MemorySegment.copy(input, ValueLayout.JAVA_FLOAT, 0, x, 0, x.length);
+            execute(new float[][] {x}, y -> MemorySegment.copy(y[0], 0, output, ValueLayout.JAVA_FLOAT, 0, y[0].length));
+        } finally {
+            workspaces.release(w);
+        }
     }
 
     @Override
