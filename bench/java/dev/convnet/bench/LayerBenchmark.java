@@ -94,10 +94,10 @@ public class LayerBenchmark {
         int t = threads == 0 ? Runtime.getRuntime().availableProcessors() : threads;
         session = Network.of((Layer) l[0]).compile(in, new SessionOptions(backend, t, true));
         arena = Arena.ofShared();
-        input = arena.allocate(ValueLayout.JAVA_FLOAT, in.elementCount());
+        input = arena.allocate(in.elementCount() * Float.BYTES, 64); // 64-byte aligned, as oneDNN allocates its own
         SplittableRandom r = new SplittableRandom(7);
         for (long i = 0; i < in.elementCount(); i++) input.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) r.nextDouble(-1, 1));
-        output = arena.allocate(ValueLayout.JAVA_FLOAT, session.outputShape().elementCount());
+        output = arena.allocate(session.outputShape().elementCount() * Float.BYTES, 64); // 64-byte aligned, as oneDNN allocates its own
     }
 
     @Benchmark

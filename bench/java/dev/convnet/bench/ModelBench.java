@@ -68,8 +68,9 @@ public final class ModelBench {
                     int n = kind == BackendKind.ONEDNN ? iters : Math.max(3, iters / 5);
                     try (Session s = g.compile(SessionOptions.defaults().withBackend(kind).withThreads(threads));
                          Arena arena = Arena.ofConfined()) {
-                        MemorySegment x = arena.allocateFrom(ValueLayout.JAVA_FLOAT, input.floats());
-                        MemorySegment y = arena.allocate(ValueLayout.JAVA_FLOAT, s.outputShape().elementCount());
+                        MemorySegment x = arena.allocate((long) input.floats().length * Float.BYTES, 64);
+                        MemorySegment.copy(input.floats(), 0, x, ValueLayout.JAVA_FLOAT, 0, input.floats().length);
+                        MemorySegment y = arena.allocate(s.outputShape().elementCount() * Float.BYTES, 64); // 64-byte aligned, as oneDNN allocates its own
                         s.run(x, y);
                         float[] out = y.toArray(ValueLayout.JAVA_FLOAT);
                         double err = 0;

@@ -89,10 +89,10 @@ public final class SideBySide {
         // work on NCHW; so neither run pays for a transposition at its edges.
         SessionOptions o = new SessionOptions(backend, threads, true, backend == BackendKind.ONEDNN);
         try (Session s = Network.of((Layer) l[0]).compile(in, o); Arena arena = Arena.ofConfined()) {
-            MemorySegment x = arena.allocate(ValueLayout.JAVA_FLOAT, in.elementCount());
+            MemorySegment x = arena.allocate(in.elementCount() * Float.BYTES, 64); // 64-byte aligned, as oneDNN allocates its own
             SplittableRandom r = new SplittableRandom(7);
             for (long i = 0; i < in.elementCount(); i++) x.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) r.nextDouble(-1, 1));
-            MemorySegment y = arena.allocate(ValueLayout.JAVA_FLOAT, s.outputShape().elementCount());
+            MemorySegment y = arena.allocate(s.outputShape().elementCount() * Float.BYTES, 64); // 64-byte aligned, as oneDNN allocates its own
             return time(s, x, y, warmup, iters);
         }
     }
