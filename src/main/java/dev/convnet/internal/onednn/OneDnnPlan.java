@@ -405,20 +405,32 @@ final class OneDnnPlan {
         return channelsLast && s.rank() == 4 ? scope.memoryDesc(longs(s), dnnl_acdb()) : prims.plain(longs(s));
     }
 
-
-
-
-
-
-    /** Records a step reading {@code from} (its last read by this consumer) and writing a new tensor. */
-    private Act add(Step step, Act from, MemorySegment dstMd, Slot dstSlot, Shape dstShape) {
+    /**
+     * Records {@code step}, which reads {@code srcs} (each read counted once) and writes a new tensor into {@code dst}:
+     * sizes the slots and the scratchpad, and frees the sources' buffers whose last reader this was.
+     */
+    private Act record(Step step, List<Act> srcs, MemorySegment dstMd, Slot dst, Shape dstShape) {
+        step.srcSlots = srcs.stream().map(Act::slot).toArray(Slot[]::new);
+        step.srcMds = srcs.stream().map(Act::md).toArray(MemorySegment[]::new);
         steps.add(step);
-        from.slot.bytes = Math.max(from.slot.bytes, MemoryFormats.bytes(from.md()));
-        dstSlot.bytes = Math.max(dstSlot.bytes, MemoryFormats.bytes(dstMd));
+        for (Act a : srcs) a.slot.bytes = Math.max(a.slot.bytes, MemoryFormats.bytes(a.md()));
+        dst.bytes = Math.max(dst.bytes, MemoryFormats.bytes(dstMd));
         if (step.scratchMd != null) scratchpadBytes = Math.max(scratchpadBytes, MemoryFormats.bytes(step.scratchMd));
-        Act out = new Act(dstMd, dstSlot, dstShape, steps.size() - 1, 1);
-        done(from);
+        Act out = new Act(dstMd, dst, dstShape, steps.size() - 1, 1);
+        for (Act a : srcs) done(a);
         return out;
+    }
+
+    /** The scratchpad a primitive descriptor asks for, or null if none. */
+    private static MemorySegment scratchpadOf(MemorySegment pd) {
+        MemorySegment scratch = Primitives.queryMd(pd, dnnl_query_scratchpad_md());
+        return scratch.equals(MemorySegment.NULL) || MemoryFormats.bytes(scratch) == 0 ? null : scratch;
+    }
+
+    /** {@code src + src → dst} in oneDNN's layout notation, for the plan. */
+    private static String formats(List<Act> srcs, MemorySegment dstMd) {
+        return String.join(" + ", srcs.stream().map(a -> MemoryFormats.describe(a.md())).toList()) + " → "
+                + MemoryFormats.describe(dstMd);
     }
 
     /** Adds a reorder of {@code from} into layout {@code md} in {@code slot}. */
@@ -434,17 +446,15 @@ final class OneDnnPlan {
 
     private Act addPrimitive(String layer, String kind, MemorySegment pd, Act src, MemorySegment dstMd, Slot dstSlot,
                              Shape dstShape, List<Constant> constants, String fused) {
-        MemorySegment scratch = Primitives.queryMd(pd, dnnl_query_scratchpad_md());
-        if (scratch.equals(MemorySegment.NULL) || MemoryFormats.bytes(scratch) == 0) scratch = null;
-        String formats = MemoryFormats.describe(src.md()) + " → " + MemoryFormats.describe(dstMd);
+        String formats = formats(List.of(src), dstMd);
         for (Constant c : constants) {
             if (c.arg() == DNNL_ARG_WEIGHTS()) {
                 formats += ", weights " + MemoryFormats.describe(dnnl_memory_get_memory_desc_md(c.memory()));
             }
         }
         Step step = new Step(layer, kind, prims.implementation(pd), formats, fused, scope.primitive(pd), src.md(), dstMd,
-                scratch, src.slot(), dstSlot, constants, null, src.shape().elementCount(), dstShape.elementCount());
-        return add(step, src, dstMd, dstSlot, dstShape);
+                scratchpadOf(pd), src.slot(), dstSlot, constants, null, src.shape().elementCount(), dstShape.elementCount());
+        return record(step, List.of(src), dstMd, dstSlot, dstShape);
     }
 
     /**
@@ -453,24 +463,13 @@ final class OneDnnPlan {
      */
     private Act addMultiInput(String layer, String kind, MemorySegment pd, List<Act> srcs, int[] args,
                               MemorySegment dstMd, Shape dstShape, List<Constant> constants, String fused) {
-        Slot dst = acquire();
-        MemorySegment scratch = Primitives.queryMd(pd, dnnl_query_scratchpad_md());
-        if (scratch.equals(MemorySegment.NULL) || MemoryFormats.bytes(scratch) == 0) scratch = null;
-        String formats = String.join(" + ", srcs.stream().map(a -> MemoryFormats.describe(a.md())).toList())
-                + " → " + MemoryFormats.describe(dstMd);
         Act first = srcs.get(0);
-        Step step = new Step(layer, kind, prims.implementation(pd), formats, fused, scope.primitive(pd), first.md(), dstMd,
-                scratch, first.slot(), dst, constants, null, first.shape().elementCount(), dstShape.elementCount());
-        step.srcSlots = srcs.stream().map(Act::slot).toArray(Slot[]::new);
-        step.srcMds = srcs.stream().map(Act::md).toArray(MemorySegment[]::new);
+        Slot dst = acquire();
+        Step step = new Step(layer, kind, prims.implementation(pd), formats(srcs, dstMd), fused, scope.primitive(pd),
+                first.md(), dstMd, scratchpadOf(pd), first.slot(), dst, constants, null, first.shape().elementCount(),
+                dstShape.elementCount());
         step.srcArgs = args.clone();
-        steps.add(step);
-        for (Act a : srcs) a.slot.bytes = Math.max(a.slot.bytes, MemoryFormats.bytes(a.md()));
-        dst.bytes = Math.max(dst.bytes, MemoryFormats.bytes(dstMd));
-        if (scratch != null) scratchpadBytes = Math.max(scratchpadBytes, MemoryFormats.bytes(scratch));
-        Act out = new Act(dstMd, dst, dstShape, steps.size() - 1, 1);
-        for (Act a : srcs) done(a);
-        return out;
+        return record(step, srcs, dstMd, dst, dstShape);
     }
 
     private static MemorySegment dnnl_memory_get_memory_desc_md(MemorySegment memory) {
@@ -751,68 +750,54 @@ final class OneDnnPlan {
     }
 
     private Act javaStep(String name, Layer layer, Act cur, Shape outShape, String why) {
-        String tmp = "\u0000" + steps.size();
-        acts.put(tmp, cur);
-        uses.put(tmp, 1);
-        cur.uses++; // read once more, by the Java node, through the temporary name
-        Act out = javaNode(name, layer, List.of(tmp), outShape, why);
-        acts.remove(tmp);
-        done(cur); // … and once as the layer's input
-        return out;
+        return javaNode(name, layer, java.util.Collections.singletonList(cur), new float[1][], List.of(cur.shape()),
+                outShape, why);
     }
 
-    /**
-     * A node run by the Java kernel: activations are brought into plain layouts and copied into arrays around the
-     * call; constants are bound into the kernel.
-     */
+    /** A graph node on the Java kernel: each input is an activation or a constant. */
     private Act javaNode(String name, Layer layer, List<String> inputs, Shape outShape, String why) {
-        List<Shape> shapes = inputs.stream().map(this::shapeOf).toList();
-        NodeKernel kernel = javaKernels.create(layer, shapes, outShape);
-        List<Act> srcs = new ArrayList<>();
-        int[] position = new int[inputs.size()]; // index into srcs, or -1 for a constant
+        List<Act> activations = new ArrayList<>();
         float[][] bound = new float[inputs.size()][];
         for (int i = 0; i < inputs.size(); i++) {
             ConstantTensor c = constants.get(inputs.get(i));
-            if (c != null) {
+            activations.add(c == null ? act(inputs.get(i)) : null);
+            if (c != null) bound[i] = c.values();
+        }
+        return javaNode(name, layer, activations, bound, inputs.stream().map(this::shapeOf).toList(), outShape, why);
+    }
+
+    /**
+     * A node run by the Java kernel: input {@code i} is the activation {@code activations.get(i)}, brought into a plain
+     * layout and copied into an array around the call, or, where that is null, the constant {@code bound[i]}.
+     */
+    private Act javaNode(String name, Layer layer, List<Act> activations, float[][] bound, List<Shape> shapes,
+                         Shape outShape, String why) {
+        NodeKernel kernel = javaKernels.create(layer, shapes, outShape);
+        List<Act> srcs = new ArrayList<>();
+        int[] position = new int[activations.size()]; // index into srcs, or -1 for a constant
+        for (int i = 0; i < activations.size(); i++) {
+            Act a = activations.get(i);
+            if (a == null) {
                 position[i] = -1;
-                bound[i] = c.values();
             } else {
-                Act a = act(inputs.get(i));
                 srcs.add(into("input of " + name, a, prims.plain(longs(a.shape()))));
                 position[i] = srcs.size() - 1;
             }
         }
-        NodeKernel withConstants = srcs.size() == inputs.size() ? kernel : (x, y) -> {
-            float[][] all = new float[inputs.size()][];
+        NodeKernel withConstants = srcs.size() == activations.size() ? kernel : (x, y) -> {
+            float[][] all = new float[position.length][];
             for (int i = 0; i < all.length; i++) all[i] = position[i] < 0 ? bound[i] : x[position[i]];
             kernel.forward(all, y);
         };
         MemorySegment dstMd = prims.plain(longs(outShape));
         Slot dst = acquire();
         Act first = srcs.isEmpty() ? null : srcs.get(0);
-        String formats = String.join(" + ", srcs.stream().map(a -> MemoryFormats.describe(a.md())).toList()) + " → "
-                + MemoryFormats.describe(dstMd);
-        Step step = new Step(name, "java kernel", why, formats, "", MemorySegment.NULL,
+        Step step = new Step(name, "java kernel", why, formats(srcs, dstMd), "", MemorySegment.NULL,
                 first == null ? dstMd : first.md(), dstMd, null, first == null ? dst : first.slot(), dst, List.of(),
                 withConstants, first == null ? 0 : first.shape().elementCount(), outShape.elementCount());
-        step.srcSlots = srcs.stream().map(Act::slot).toArray(Slot[]::new);
-        step.srcMds = srcs.stream().map(Act::md).toArray(MemorySegment[]::new);
         step.srcCounts = srcs.stream().mapToLong(a -> a.shape().elementCount()).toArray();
         step.srcArgs = new int[srcs.size()];
-        steps.add(step);
-        for (Act a : srcs) a.slot.bytes = Math.max(a.slot.bytes, MemoryFormats.bytes(a.md()));
-        dst.bytes = Math.max(dst.bytes, MemoryFormats.bytes(dstMd));
-        Act out = new Act(dstMd, dst, outShape, steps.size() - 1, 1);
-        for (int i = 0; i < inputs.size(); i++) if (position[i] >= 0) done(srcs.get(position[i]));
-        return out;
-    }
-
-    /** A plain descriptor of {@code shape} with as many leading 1s as make it {@code rank} dimensions. */
-    private MemorySegment plainOfRank(Shape shape, int rank) {
-        long[] d = new long[rank];
-        java.util.Arrays.fill(d, 1);
-        for (int i = 0; i < shape.rank(); i++) d[rank - shape.rank() + i] = shape.dim(i);
-        return prims.plain(d);
+        return record(step, srcs, dstMd, dst, outShape);
     }
 
     /**
@@ -849,7 +834,7 @@ final class OneDnnPlan {
         MemorySegment dstAny = prims.any(longs(outShape));
         ConstantTensor c = constants.get(y);
         if (c != null) {
-            MemorySegment md1 = plainOfRank(c.shape(), rank);
+            MemorySegment md1 = prims.plain(longs(plainShapeOfRank(c.shape(), rank)));
             MemorySegment pd = prims.binary(name, alg, a.md(), md1, dstAny, prims.attr(List.of()));
             Constant src1 = constant(DNNL_ARG_SRC_1(), c.values(), md1, md1);
             return addMultiInput(name, "binary", pd, List.of(a), new int[] {DNNL_ARG_SRC_0()},
@@ -870,6 +855,7 @@ final class OneDnnPlan {
                 Primitives.queryMd(pd, dnnl_query_dst_md()), outShape, List.of(), "");
     }
 
+    /** {@code s} with as many leading 1s as make it {@code rank} dimensions (ONNX broadcasting aligns on the right). */
     private static Shape plainShapeOfRank(Shape s, int rank) {
         int[] d = new int[rank];
         java.util.Arrays.fill(d, 1);
