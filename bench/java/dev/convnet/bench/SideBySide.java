@@ -97,6 +97,13 @@ public final class SideBySide {
         }
     }
 
+    /** One layer through oneDNN's C API ({@code native/bench/onednn_layers}): its JSON line. */
+    static Map<String, String> cLayer(Path nativeBench, String layer, int batch, int threads, int iters, int warmup)
+            throws IOException, InterruptedException {
+        return json(run(List.of(nativeBench.resolve("onednn_layers").toString(), "--threads", "" + threads, "--iters",
+                "" + iters, "--warmup", "" + warmup, "--batch", "" + batch, "--only", layer)).get(0));
+    }
+
     static double geomean(List<Double> v) {
         return Math.exp(v.stream().mapToDouble(Math::log).average().orElse(Double.NaN));
     }
@@ -131,9 +138,7 @@ public final class SideBySide {
         List<Row> rows = new ArrayList<>();
         for (String layer : LAYERS) {
             for (int batch : new int[] {1, 8}) {
-                Map<String, String> c = json(run(List.of(nativeBench.resolve("onednn_layers").toString(), "--threads",
-                        "" + threads, "--iters", "" + iters, "--warmup", "" + warmup, "--batch", "" + batch,
-                        "--only", layer)).get(0));
+                Map<String, String> c = cLayer(nativeBench, layer, batch, threads, iters, warmup);
                 Timing ct = new Timing(Long.parseLong(c.get("median_ns")), Long.parseLong(c.get("min_ns")));
                 Timing ours = timeLayer(layer, batch, BackendKind.ONEDNN, threads, warmup, iters);
                 boolean conv = c.getOrDefault("kind", "").equals("conv");
@@ -159,9 +164,7 @@ public final class SideBySide {
         // alternating, and take the median difference.
         long[] diffs = new long[5];
         for (int k = 0; k < diffs.length; k++) {
-            Map<String, String> c = json(run(List.of(nativeBench.resolve("onednn_layers").toString(), "--threads",
-                    "" + threads, "--iters", "" + iters, "--warmup", "" + warmup, "--batch", "1", "--only",
-                    smallest.layer())).get(0));
+            Map<String, String> c = cLayer(nativeBench, smallest.layer(), 1, threads, iters, warmup);
             diffs[k] = timeLayer(smallest.layer(), 1, BackendKind.ONEDNN, threads, warmup, iters).medianNs()
                     - Long.parseLong(c.get("median_ns"));
         }
