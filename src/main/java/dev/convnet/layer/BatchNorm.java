@@ -19,8 +19,10 @@ public final class BatchNorm implements Layer {
     private final float[] mean;
     private final float[] variance;
     private final double epsilon;
+    private final double momentum;
 
-    private BatchNorm(float[] gamma, float[] beta, float[] mean, float[] variance, double epsilon) {
+    private BatchNorm(float[] gamma, float[] beta, float[] mean, float[] variance, double epsilon, double momentum) {
+        this.momentum = momentum;
         this.gamma = gamma;
         this.beta = beta;
         this.mean = mean;
@@ -50,7 +52,63 @@ public final class BatchNorm implements Layer {
                         + " must be > 0 (it is under a square root in a divisor)");
             }
         }
-        return new BatchNorm(gamma.clone(), beta.clone(), mean.clone(), variance.clone(), epsilon);
+        return new BatchNorm(gamma.clone(), beta.clone(), mean.clone(), variance.clone(), epsilon, DEFAULT_MOMENTUM);
+    }
+
+    /** PyTorch's default momentum of the running statistics. */
+    public static final double DEFAULT_MOMENTUM = 0.1;
+
+    /**
+     * A batch norm over {@code channels} channels as PyTorch initializes one: γ = 1, β = 0, μ = 0, σ² = 1,
+     * ε = 1e-5, momentum 0.1.
+     */
+    public static BatchNorm initial(int channels) {
+        Params.positive("BatchNorm", "channels", channels);
+        float[] ones = new float[channels];
+        java.util.Arrays.fill(ones, 1f);
+        return of(ones, new float[channels], new float[channels], ones, 1e-5);
+    }
+
+    /**
+     * This layer with another momentum for the running statistics in training:
+     * {@code running ← (1 − momentum)·running + momentum·batch} (PyTorch's convention; the batch variance is the
+     * unbiased one). ONNX's {@code momentum} attribute is the weight of the old value, i.e. {@code 1 − momentum}
+     * here.
+     *
+     * @throws ShapeException if momentum is not in [0, 1]
+     */
+    public BatchNorm withMomentum(double momentum) {
+        if (!(momentum >= 0 && momentum <= 1)) {
+            throw new ShapeException("BatchNorm: momentum = " + momentum + " must be in [0, 1]");
+        }
+        return new BatchNorm(gamma, beta, mean, variance, epsilon, momentum);
+    }
+
+    /** The momentum of the running statistics in training (PyTorch's convention, default 0.1). */
+    public double momentum() {
+        return momentum;
+    }
+
+    /** {@code weight} (γ), {@code bias} (β), {@code running_mean} and {@code running_var}, PyTorch's names. */
+    @Override
+    public java.util.List<ParameterSpec> parameters() {
+        Shape s = Shape.of(gamma.length);
+        return java.util.List.of(
+                new ParameterSpec("weight", s, ParameterSpec.Role.SCALE, 1, 1, gamma.clone()),
+                new ParameterSpec("bias", s, ParameterSpec.Role.SHIFT, 1, 1, beta.clone()),
+                new ParameterSpec("running_mean", s, ParameterSpec.Role.RUNNING_MEAN, 1, 1, mean.clone()),
+                new ParameterSpec("running_var", s, ParameterSpec.Role.RUNNING_VARIANCE, 1, 1, variance.clone()));
+    }
+
+    @Override
+    public java.util.List<String> parameterNames() {
+        return java.util.List.of("weight", "bias", "running_mean", "running_var");
+    }
+
+    @Override
+    public BatchNorm withParameters(java.util.List<float[]> values) {
+        Params.checkCount("BatchNorm", 4, values);
+        return of(values.get(0), values.get(1), values.get(2), values.get(3), epsilon).withMomentum(momentum);
     }
 
     /** Number of channels. */

@@ -127,6 +127,31 @@ public final class Conv1d implements Layer {
         return bias == null ? Optional.empty() : Optional.of(bias.clone());
     }
 
+    /** {@code weight} (O, I/groups, K) and, if the layer has one, {@code bias}. */
+    @Override
+    public java.util.List<ParameterSpec> parameters() {
+        Shape ws = weightShape();
+        long fanIn = ws.elementCount(1);
+        long fanOut = (long) (outChannels / groups) * kernelSize;
+        ParameterSpec w = new ParameterSpec("weight", ws, ParameterSpec.Role.WEIGHT, fanIn, fanOut, weights.clone());
+        return bias == null ? java.util.List.of(w)
+                : java.util.List.of(w, new ParameterSpec("bias", Shape.of(outChannels), ParameterSpec.Role.BIAS, fanIn, fanOut,
+                        bias.clone()));
+    }
+
+    @Override
+    public Conv1d withParameters(java.util.List<float[]> values) {
+        Params.checkCount("Conv1d", bias == null ? 1 : 2, values);
+        Builder b = builder(inChannels, outChannels, kernelSize).stride(stride).dilation(dilation).groups(groups)
+                .padding(padding).trueConvolution(trueConvolution).weights(values.get(0));
+        return (bias == null ? b.withoutBias() : b.bias(values.get(1))).build();
+    }
+
+    @Override
+    public java.util.List<String> parameterNames() {
+        return bias == null ? java.util.List.of("weight") : java.util.List.of("weight", "bias");
+    }
+
     @Override
     public long weightCount() {
         return weights.length;

@@ -158,6 +158,30 @@ public final class Conv2d implements Layer {
         return bias == null ? Optional.empty() : Optional.of(bias.clone());
     }
 
+    /** {@code weight} (OIHW) and, if the layer has one, {@code bias}. */
+    @Override
+    public java.util.List<ParameterSpec> parameters() {
+        Shape ws = weightShape();
+        long fanIn = ws.elementCount(1);
+        long fanOut = (long) (outChannels / groups) * kernelHeight * kernelWidth;
+        ParameterSpec w = new ParameterSpec("weight", ws, ParameterSpec.Role.WEIGHT, fanIn, fanOut, weights.clone());
+        return bias == null ? java.util.List.of(w)
+                : java.util.List.of(w, new ParameterSpec("bias", Shape.of(outChannels), ParameterSpec.Role.BIAS, fanIn, fanOut,
+                        bias.clone()));
+    }
+
+    @Override
+    public Conv2d withParameters(java.util.List<float[]> values) {
+        Params.checkCount("Conv2d", bias == null ? 1 : 2, values);
+        Builder b = toBuilder().weights(values.get(0));
+        return (bias == null ? b : b.bias(values.get(1))).build();
+    }
+
+    @Override
+    public java.util.List<String> parameterNames() {
+        return bias == null ? java.util.List.of("weight") : java.util.List.of("weight", "bias");
+    }
+
     @Override
     public long weightCount() {
         return weights.length;

@@ -23,7 +23,7 @@ import java.util.List;
  */
 public sealed interface Layer permits Conv1d, Conv2d, MaxPool2d, AvgPool2d, GlobalPool2d, DepthPool, Activation,
         Flatten, Linear, Softmax, BatchNorm, Binary, MatMul, Concat, Reshape, Transpose, Pad, Unary, Reduce,
-        AxisSoftmax, Slice {
+        AxisSoftmax, Slice, Dropout {
 
     /** {@link #arity()} of a layer that takes any number ≥ 1 of inputs. */
     int VARIADIC = -1;
@@ -63,6 +63,32 @@ public sealed interface Layer permits Conv1d, Conv2d, MaxPool2d, AvgPool2d, Glob
     /** The number of biases (additive parameters); 0 for layers without any. */
     default long biasCount() {
         return 0;
+    }
+
+    /**
+     * The parameters this layer declares, in a fixed order, with its current values (copies): for example
+     * {@code weight} and {@code bias} of a convolution. Empty for layers without parameters.
+     */
+    default java.util.List<ParameterSpec> parameters() {
+        return java.util.List.of();
+    }
+
+    /** The local names of {@link #parameters()}, in order, without copying values. */
+    default java.util.List<String> parameterNames() {
+        return parameters().stream().map(ParameterSpec::name).toList();
+    }
+
+    /**
+     * A copy of this layer with new values for its parameters, one array per {@link #parameters()} entry in the same
+     * order (copied). A layer without parameters returns itself for an empty list.
+     *
+     * @throws ShapeException if the count or a length differs from the declared parameters
+     */
+    default Layer withParameters(java.util.List<float[]> values) {
+        if (!values.isEmpty()) {
+            throw new ShapeException(kind() + " declares no parameters, got " + values.size() + " arrays");
+        }
+        return this;
     }
 
     /** A short type name, e.g. {@code Conv2d}. */

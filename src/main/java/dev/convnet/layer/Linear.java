@@ -77,6 +77,27 @@ public final class Linear implements Layer {
         return bias == null ? Optional.empty() : Optional.of(bias.clone());
     }
 
+    /** {@code weight} [K, D] and, if the layer has one, {@code bias} [K]. */
+    @Override
+    public java.util.List<ParameterSpec> parameters() {
+        ParameterSpec w = new ParameterSpec("weight", weightShape(), ParameterSpec.Role.WEIGHT, inFeatures, outFeatures,
+                weights.clone());
+        return bias == null ? java.util.List.of(w)
+                : java.util.List.of(w, new ParameterSpec("bias", Shape.of(outFeatures), ParameterSpec.Role.BIAS, inFeatures,
+                        outFeatures, bias.clone()));
+    }
+
+    @Override
+    public Linear withParameters(java.util.List<float[]> values) {
+        Params.checkCount("Linear", bias == null ? 1 : 2, values);
+        return of(inFeatures, outFeatures, values.get(0), bias == null ? null : values.get(1));
+    }
+
+    @Override
+    public java.util.List<String> parameterNames() {
+        return bias == null ? java.util.List.of("weight") : java.util.List.of("weight", "bias");
+    }
+
     @Override
     public long weightCount() {
         return weights.length;

@@ -33,6 +33,12 @@ final class Params {
         return values.clone();
     }
 
+    static void checkCount(String layer, int expected, java.util.List<float[]> values) {
+        if (values.size() != expected) {
+            throw new ShapeException(layer + " declares " + expected + " parameter(s), got " + values.size() + " arrays");
+        }
+    }
+
     static void positive(String layer, String what, int value) {
         if (value < 1) {
             throw new ShapeException(layer + ": " + what + " = " + value + " must be ≥ 1");

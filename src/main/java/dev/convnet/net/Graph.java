@@ -47,14 +47,31 @@ public final class Graph {
      * @param layer  the operation
      * @param inputs the names of its inputs, in order
      * @param output the name of its output
+     * @param parameterNames the global names of the layer's {@link Layer#parameters() parameters}, in the layer's
+     *                       order: an imported model's initializer names, or by default {@code <name>.<local name>}
+     *                       (e.g. {@code conv1.weight})
      */
-    public record Node(String name, Layer layer, List<String> inputs, String output) {
-        /** Copies the input list. */
+    public record Node(String name, Layer layer, List<String> inputs, String output, List<String> parameterNames) {
+        /** Copies the lists; an empty or null {@code parameterNames} means the default names. */
         public Node {
             Objects.requireNonNull(name, "name");
             Objects.requireNonNull(layer, "layer");
             Objects.requireNonNull(output, "output");
             inputs = List.copyOf(inputs);
+            List<String> local = layer.parameterNames();
+            if (parameterNames == null || parameterNames.isEmpty()) {
+                parameterNames = local.stream().map(l -> name + "." + l).toList();
+            } else if (parameterNames.size() != local.size()) {
+                throw new IllegalArgumentException("node '" + name + "' " + layer + " declares parameters " + local + ", got "
+                        + parameterNames.size() + " names " + parameterNames);
+            } else {
+                parameterNames = List.copyOf(parameterNames);
+            }
+        }
+
+        /** A node with the default parameter names. */
+        public Node(String name, Layer layer, List<String> inputs, String output) {
+            this(name, layer, inputs, output, List.of());
         }
     }
 
@@ -109,6 +126,59 @@ public final class Graph {
         Constant c = constants.get(name);
         if (c == null) throw new IllegalArgumentException("no constant '" + name + "' in the graph");
         return c.values().clone();
+    }
+
+    /**
+     * Every parameter the nodes declare, in node order then each layer's order, with its global name and the current
+     * values (copies).
+     */
+    public List<NamedParameter> parameterSpecs() {
+        List<NamedParameter> all = new ArrayList<>();
+        for (Node n : nodes) {
+            List<dev.convnet.layer.ParameterSpec> specs = n.layer().parameters();
+            for (int i = 0; i < specs.size(); i++) all.add(new NamedParameter(n.parameterNames().get(i), n.name(), specs.get(i)));
+        }
+        return all;
+    }
+
+    /**
+     * A parameter of a graph node.
+     *
+     * @param name the global name (unique in the graph)
+     * @param node the name of the node that declares it
+     * @param spec the layer's declaration, with the current values
+     */
+    public record NamedParameter(String name, String node, dev.convnet.layer.ParameterSpec spec) {
+    }
+
+    /**
+     * This graph with new parameter values: every node whose parameters {@code values} names gets a copy of its layer
+     * with those values (a node must get all or none of its parameters); the structure is unchanged.
+     *
+     * @param values arrays by global parameter name (copied by the layers)
+     * @throws IllegalArgumentException if a name is unknown, or a node gets only some of its parameters
+     * @throws ShapeException if an array's length differs from its parameter's
+     */
+    public Graph withParameterValues(Map<String, float[]> values) {
+        Set<String> unknown = new HashSet<>(values.keySet());
+        List<Node> updated = new ArrayList<>(nodes.size());
+        for (Node n : nodes) {
+            List<String> names = n.parameterNames();
+            long given = names.stream().filter(values::containsKey).count();
+            if (given == 0) {
+                updated.add(n);
+                continue;
+            }
+            if (given != names.size()) {
+                throw new IllegalArgumentException("node '" + n.name() + "': values are given for "
+                        + names.stream().filter(values::containsKey).toList() + " but not for all of " + names);
+            }
+            List<float[]> v = names.stream().map(values::get).toList();
+            names.forEach(unknown::remove);
+            updated.add(new Node(n.name(), n.layer().withParameters(v), n.inputs(), n.output(), names));
+        }
+        if (!unknown.isEmpty()) throw new IllegalArgumentException("no parameters named " + unknown + " in the graph");
+        return new Graph(inputs, constants, updated, outputs);
     }
 
     /**
@@ -220,7 +290,8 @@ public final class Graph {
 
     /**
      * The chain graph of a sequential network: input {@value Session#INPUT}, output {@value Session#OUTPUT}, node
-     * {@code i} (from 1) producing {@code "layer<i>"} (the last one the output).
+     * {@code "layer<i>"} (from 1) producing the value {@code "layer<i>"} (the last one the output); its parameters are
+     * {@code layer<i>.weight}, {@code layer<i>.bias}, ….
      */
     public static Graph of(Network network) {
         Builder b = builder().input(Session.INPUT);
@@ -231,7 +302,7 @@ public final class Graph {
         }
         for (int i = 0; i < layers.size(); i++) {
             String out = i == layers.size() - 1 ? Session.OUTPUT : "layer" + (i + 1);
-            b.node(out, layers.get(i), previous);
+            b.node("layer" + (i + 1), layers.get(i), List.of(previous), out);
             previous = out;
         }
         return b.output(Session.OUTPUT).build();
@@ -253,6 +324,7 @@ public final class Graph {
         private final List<Node> nodes = new ArrayList<>();
         private final List<String> outputs = new ArrayList<>();
         private final Set<String> defined = new HashSet<>();
+        private final Set<String> parameterNamesUsed = new HashSet<>();
 
         private Builder() {
         }
@@ -298,6 +370,17 @@ public final class Graph {
          *                                  of inputs does not match the layer's arity
          */
         public Builder node(String name, Layer layer, List<String> inputs, String output) {
+            return node(name, layer, inputs, output, List.of());
+        }
+
+        /**
+         * Adds a node whose parameters have the given global names (in the layer's {@link Layer#parameters()} order;
+         * empty for the default {@code <name>.<local name>}).
+         *
+         * @throws IllegalArgumentException as {@link #node(String, Layer, List, String)}, or if the number of names
+         *                                  differs from the layer's parameters or a name is already used
+         */
+        public Builder node(String name, Layer layer, List<String> inputs, String output, List<String> parameterNames) {
             Objects.requireNonNull(layer, "layer");
             int arity = layer.arity();
             if (arity == Layer.VARIADIC ? inputs.isEmpty() : inputs.size() != arity) {
@@ -310,8 +393,14 @@ public final class Graph {
                             + "' is not an input, a constant or an earlier node's output (nodes go in topological order)");
                 }
             }
+            Node node = new Node(name, layer, inputs, output, parameterNames);
+            for (String p : node.parameterNames()) {
+                if (!parameterNamesUsed.add(p)) {
+                    throw new IllegalArgumentException("node '" + name + "': parameter name '" + p + "' is already used");
+                }
+            }
             define(output, "node '" + name + "' output");
-            nodes.add(new Node(name, layer, inputs, output));
+            nodes.add(node);
             return this;
         }
 

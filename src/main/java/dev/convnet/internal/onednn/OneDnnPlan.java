@@ -5,6 +5,7 @@ import static dev.convnet.onednn.bindings.dnnl_h.*;
 import dev.convnet.internal.kernels.NodeKernel;
 import dev.convnet.internal.onednn.Primitives.Eltwise;
 import dev.convnet.layer.Activation;
+import dev.convnet.layer.Dropout;
 import dev.convnet.layer.Unary;
 import dev.convnet.layer.Reshape;
 import dev.convnet.layer.Concat;
@@ -600,6 +601,7 @@ final class OneDnnPlan {
                 Act plain = into("flatten", cur, prims.plain(longs(in)));
                 yield alias(plain, prims.reshape(plain.md(), longs(outShape)), outShape);
             }
+            case Dropout d -> alias(cur, cur.md(), outShape); // identity in inference
             case DepthPool d -> javaStep(name, layer, cur, outShape, "Java (oneDNN has no pooling across channels)");
             case Unary u -> {
                 Eltwise e = eltwiseOf(u);

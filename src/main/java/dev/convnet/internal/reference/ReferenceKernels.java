@@ -20,6 +20,7 @@ import dev.convnet.layer.BatchNorm;
 import dev.convnet.layer.Conv1d;
 import dev.convnet.layer.Conv2d;
 import dev.convnet.layer.DepthPool;
+import dev.convnet.layer.Dropout;
 import dev.convnet.layer.Flatten;
 import dev.convnet.layer.GlobalPool2d;
 import dev.convnet.layer.Layer;
@@ -61,6 +62,7 @@ public final class ReferenceKernels implements KernelFactory {
             case Softmax s -> softmax(in);
             case BatchNorm b -> batchNorm(b, in);
             case Reshape r -> (x, y) -> System.arraycopy(x, 0, y, 0, x.length);
+            case Dropout d -> (x, y) -> System.arraycopy(x, 0, y, 0, x.length); // identity in inference
             case Transpose t -> ReferenceOps.transpose(t, in, out);
             case Pad p -> ReferenceOps.pad(p, in, out);
             case Unary u -> ReferenceOps.unary(u);
