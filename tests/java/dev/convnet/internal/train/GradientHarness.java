@@ -1,0 +1,167 @@
+package dev.convnet.internal.train;
+
+import dev.convnet.internal.jvm.JavaGradients;
+import dev.convnet.internal.reference.ReferenceGradients;
+import dev.convnet.layer.Layer;
+import dev.convnet.layer.ParameterSpec;
+import dev.convnet.shape.Shape;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+/**
+ * Checks one node's training kernels: the reference backward pass against central finite differences of the
+ * reference forward pass, and the Java backward pass against the reference. The loss is {@code L = Σ r·y} for a
+ * fixed random {@code r}, so ∂L/∂y = r.
+ */
+public final class GradientHarness {
+    /** What a check compares and how. */
+    public record Case(Layer layer, List<Shape> inputs, Shape output, float[][] x, float[][] params, float[] r) {
+    }
+
+    private GradientHarness() {
+    }
+
+    /** A case with inputs and parameters uniform in [-1, 1] (the layer's own parameter values are replaced). */
+    public static Case random(Layer layer, List<Shape> inputs, long seed) {
+        SplittableRandom rng = new SplittableRandom(seed);
+        Shape out = layer.outputShape(inputs);
+        float[][] x = new float[inputs.size()][];
+        for (int i = 0; i < x.length; i++) x[i] = uniform(rng, (int) inputs.get(i).elementCount());
+        List<ParameterSpec> specs = layer.parameters();
+        float[][] p = new float[specs.size()][];
+        for (int j = 0; j < p.length; j++) {
+            p[j] = uniform(rng, specs.get(j).values().length);
+            if (specs.get(j).role() == ParameterSpec.Role.RUNNING_VARIANCE) {
+                for (int e = 0; e < p[j].length; e++) p[j][e] = 0.5f + Math.abs(p[j][e]);
+            }
+        }
+        return new Case(layer, inputs, out, x, p, uniform(rng, (int) out.elementCount()));
+    }
+
+    /** Uniform floats in [-1, 1). */
+    public static float[] uniform(SplittableRandom rng, int n) {
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) v[i] = (float) rng.nextDouble(-1, 1);
+        return v;
+    }
+
+    /** The gradients of one backward pass: per input and per parameter (null where not requested). */
+    public record Gradients(float[] output, float[][] inputs, float[][] params) {
+    }
+
+    /** Forward (training mode) then backward with {@code kernel}; every input and parameter gradient requested. */
+    public static Gradients run(GradKernel kernel, Case c) {
+        float[][] params = copy(c.params());
+        float[] y = new float[(int) c.output().elementCount()];
+        kernel.reseed(42);
+        kernel.forward(copy(c.x()), params, y, true);
+        float[][] dx = new float[c.x().length][];
+        for (int i = 0; i < dx.length; i++) dx[i] = new float[c.x()[i].length];
+        float[][] dp = new float[params.length][];
+        List<ParameterSpec> specs = c.layer().parameters();
+        for (int j = 0; j < dp.length; j++) if (specs.get(j).role().trainable()) dp[j] = new float[params[j].length];
+        kernel.backward(copy(c.x()), y, c.r().clone(), params, dx, dp);
+        return new Gradients(y, dx, dp);
+    }
+
+    /** L = Σ r·y of a training-mode forward pass, in double. */
+    static double loss(GradKernel kernel, Case c, float[][] x, float[][] params) {
+        float[] y = new float[(int) c.output().elementCount()];
+        kernel.reseed(42);
+        kernel.forward(x, copy(params), y, true);
+        double l = 0;
+        for (int i = 0; i < y.length; i++) l += (double) c.r()[i] * y[i];
+        return l;
+    }
+
+    /**
+     * Checks the reference backward pass against central differences with step {@code h}: every element of every
+     * input and trainable parameter (at most {@code maxPerTensor} of each, spread evenly) must agree within
+     * {@code atol + rtol·|fd|}.
+     */
+    public static void checkFiniteDifferences(Case c, double h, double rtol, double atol, int maxPerTensor) {
+        GradKernel k = new ReferenceGradients().create(c.layer(), c.inputs(), c.output());
+        Gradients g = run(k, c);
+        List<String> failures = new ArrayList<>();
+        for (int i = 0; i < c.x().length; i++) {
+            compareFd(k, c, c.x(), i, true, g.inputs()[i], h, rtol, atol, maxPerTensor, "input " + i, failures);
+        }
+        for (int j = 0; j < c.params().length; j++) {
+            if (g.params()[j] == null) continue;
+            compareFd(k, c, c.params(), j, false, g.params()[j], h, rtol, atol, maxPerTensor,
+                    "parameter " + c.layer().parameterNames().get(j), failures);
+        }
+        if (!failures.isEmpty()) {
+            fail(c.layer() + " on " + c.inputs() + ": " + failures.size() + " gradient elements differ from finite differences, e.g. "
+                    + failures.subList(0, Math.min(5, failures.size())));
+        }
+    }
+
+    private static void compareFd(GradKernel k, Case c, float[][] tensors, int t, boolean isInput, float[] analytic, double h,
+                                  double rtol, double atol, int max, String what, List<String> failures) {
+        int n = tensors[t].length;
+        int step = Math.max(1, n / max);
+        for (int e = 0; e < n; e += step) {
+            float[][] plus = copy(tensors);
+            float[][] minus = copy(tensors);
+            plus[t][e] += (float) h;
+            minus[t][e] -= (float) h;
+            double hp = plus[t][e] - (double) tensors[t][e];
+            double hm = (double) tensors[t][e] - minus[t][e];
+            double lp = isInput ? loss(k, c, plus, c.params()) : loss(k, c, copy(c.x()), plus);
+            double lm = isInput ? loss(k, c, minus, c.params()) : loss(k, c, copy(c.x()), minus);
+            double fd = (lp - lm) / (hp + hm);
+            if (!(Math.abs(fd - analytic[e]) <= atol + rtol * Math.abs(fd))) {
+                failures.add(what + "[" + e + "]: analytic " + analytic[e] + ", finite difference " + fd);
+            }
+        }
+    }
+
+    /**
+     * Checks the Java backward (and training forward) pass against the reference: every element within
+     * {@code atol + rtol·|ref|}.
+     */
+    public static void checkJavaAgainstReference(Case c, double rtol, double atol) {
+        Gradients ref = run(new ReferenceGradients().create(c.layer(), c.inputs(), c.output()), c);
+        try (JavaGradients java = new JavaGradients(2)) {
+            Gradients got = run(java.create(c.layer(), c.inputs(), c.output()), c);
+            assertClose("output", ref.output(), got.output(), rtol, atol, c);
+            for (int i = 0; i < ref.inputs().length; i++) assertClose("∂L/∂input " + i, ref.inputs()[i], got.inputs()[i], rtol, atol, c);
+            for (int j = 0; j < ref.params().length; j++) {
+                if (ref.params()[j] != null) {
+                    assertClose("∂L/∂" + c.layer().parameterNames().get(j), ref.params()[j], got.params()[j], rtol, atol, c);
+                }
+            }
+        }
+    }
+
+    /** Element-wise closeness with a message naming the worst element. */
+    public static void assertClose(String what, float[] expected, float[] actual, double rtol, double atol, Case c) {
+        assertTrue(expected.length == actual.length, what + ": lengths " + expected.length + " and " + actual.length);
+        int worst = -1;
+        double worstExcess = 0;
+        for (int i = 0; i < expected.length; i++) {
+            double err = Math.abs((double) expected[i] - actual[i]);
+            double excess = err - (atol + rtol * Math.abs(expected[i]));
+            if (!(excess <= 0) && (worst < 0 || excess > worstExcess || Double.isNaN(excess))) {
+                worst = i;
+                worstExcess = excess;
+            }
+        }
+        if (worst >= 0) {
+            fail(c.layer() + " on " + c.inputs() + ": " + what + "[" + worst + "] = " + actual[worst] + ", reference " + expected[worst]
+                    + " (rtol " + rtol + ", atol " + atol + ")");
+        }
+    }
+
+    static float[][] copy(float[][] a) {
+        float[][] c = new float[a.length][];
+        for (int i = 0; i < a.length; i++) c[i] = a[i] == null ? null : a[i].clone();
+        return c;
+    }
+}
