@@ -139,7 +139,8 @@ public final class OnnxImporter {
         }
     }
 
-    private record PendingNode(String name, Layer layer, List<String> inputs, String output) {
+    /** A node to add to the graph; {@code parameterNames} are the initializer names of its layer's parameters (or empty). */
+    private record PendingNode(String name, Layer layer, List<String> inputs, String output, List<String> parameterNames) {
     }
 
     private static final class Importer {
@@ -153,6 +154,8 @@ public final class OnnxImporter {
         private final Set<String> usedInputs = new HashSet<>();
         private final Map<String, Const> graphConstants = new LinkedHashMap<>();
         private final List<PendingNode> nodes = new ArrayList<>();
+        /** The initializer names of the parameters of the layer the current converter is about to emit, or null. */
+        private List<String> parameterInputs;
         private final Set<String> names = new HashSet<>();
         private final ReferenceKernels reference = new ReferenceKernels();
         private OnnxNode node;
@@ -263,7 +266,12 @@ public final class OnnxImporter {
                 }
             }
             graphConstants.forEach((k, c) -> b.constant(k, constShape(c), c.f()));
-            for (PendingNode n : nodes) b.node(n.name(), n.layer(), n.inputs(), n.output());
+            java.util.Set<String> usedNames = new java.util.HashSet<>();
+            for (PendingNode n : nodes) {
+                // An initializer shared by two layers (tied weights) cannot name both: the later ones get node names.
+                List<String> pn = n.parameterNames().stream().allMatch(usedNames::add) ? n.parameterNames() : List.of();
+                b.node(n.name(), n.layer(), n.inputs(), n.output(), pn);
+            }
             b.output(outputs.toArray(String[]::new));
             return new OnnxGraph(b.build(), inShapes, outShapes, opset);
         }
@@ -283,7 +291,7 @@ public final class OnnxImporter {
                 List<String> ins = n.inputs().stream().map(x -> x.equals(from) ? to : x).toList();
                 String o = n.output().equals(from) ? to : n.output();
                 String nm = n.name().equals(from) ? to : n.name();
-                nodes.set(i, new PendingNode(nm, n.layer(), ins, o));
+                nodes.set(i, new PendingNode(nm, n.layer(), ins, o, n.parameterNames()));
             }
             shapes.put(to, shapes.remove(from));
             alias.replaceAll((k, v) -> v.equals(from) ? to : v);
@@ -491,7 +499,13 @@ public final class OnnxImporter {
             List<Shape> inShapes = inputs.stream().map(this::shapeOf).toList();
             shapes.put(out, layer.outputShape(inShapes));
             names.add(out);
-            nodes.add(new PendingNode(name, layer, inputs, out));
+            List<String> pn = List.of();
+            if (node != null && !layer.parameterNames().isEmpty() && parameterInputs != null
+                    && parameterInputs.size() == layer.parameterNames().size()) {
+                pn = parameterInputs;
+            }
+            parameterInputs = null;
+            nodes.add(new PendingNode(name, layer, inputs, out, pn));
         }
 
         private void emit(String out, Layer layer, String... inputs) {
@@ -501,6 +515,7 @@ public final class OnnxImporter {
         // ---------------------------------------------------------------- operators
 
         private void convert() {
+            parameterInputs = null;
             String op = node.opType();
             switch (op) {
                 case "Identity" -> alias(out(), in(0));
@@ -673,6 +688,7 @@ public final class OnnxImporter {
                         .dilation(dil[0]).padding(p).weights(w.f());
                 layer = (bias == null ? b : b.bias(bias)).build();
             }
+            parameterInputs = bias == null ? List.of(node.inputs().get(1)) : List.of(node.inputs().get(1), node.inputs().get(2));
             emit(out(), layer, in(0));
         }
 
@@ -757,6 +773,9 @@ public final class OnnxImporter {
                 }
                 Linear fc = Linear.of(d, k, w, bias);
                 if (!separateC) {
+                    if (alpha == 1f && (bias == null || beta == 1f && consts.get(c).count() == k)) {
+                        parameterInputs = bias == null ? List.of(node.inputs().get(1)) : List.of(node.inputs().get(1), node.inputs().get(2));
+                    }
                     emit(out, fc, x);
                 } else {
                     String y = fresh(out + "/linear");
@@ -820,7 +839,11 @@ public final class OnnxImporter {
                 if (!c.isFloat()) throw unsupported("BatchNormalization " + what[i] + " of type " + c.type());
                 p[i] = c.f();
             }
-            emit(out(), BatchNorm.of(p[0], p[1], p[2], p[3], eps), in(0));
+            // ONNX's momentum weighs the old running value (default 0.9); convnet's, as PyTorch's, the new batch value.
+            double momentum = java.math.BigDecimal.ONE.subtract(new java.math.BigDecimal(Float.toString(attrFloat("momentum", 0.9f))))
+                    .doubleValue();
+            parameterInputs = node.inputs().subList(1, 5);
+            emit(out(), BatchNorm.of(p[0], p[1], p[2], p[3], eps).withMomentum(Math.min(1, Math.max(0, momentum))), in(0));
         }
 
         private void clip() {
