@@ -20,6 +20,8 @@ import java.util.Objects;
  */
 public record Batch(float[] images, int[] labels, Shape shape) {
     /**
+     * Checks that the arrays fit the shape; the arrays are not copied.
+     *
      * @throws IllegalArgumentException if the shape is not rank 4 or the arrays' lengths do not match it
      */
     public Batch {

@@ -16,12 +16,18 @@ import java.io.IOException;
 public class DatasetException extends IOException {
     private static final long serialVersionUID = 1L;
 
-    /** @param message the file or folder, and what is wrong with it */
+    /**
+     * An exception with a message.
+     *
+     * @param message the file or folder, and what is wrong with it
+     */
     public DatasetException(String message) {
         super(message);
     }
 
     /**
+     * An exception with a message and the exception underneath.
+     *
      * @param message the file or folder, and what is wrong with it
      * @param cause   the exception underneath (a gzip or image decoder error)
      */
