@@ -45,6 +45,26 @@ public final class Slice implements Layer {
         return of(new int[] {axis}, new long[] {start}, new long[] {end}, new long[] {1});
     }
 
+    /** The sliced axes as given (negative: from the end); a copy. */
+    public int[] axes() {
+        return axes.clone();
+    }
+
+    /** The start of each listed axis as given (negative: from the end), before clamping; a copy. */
+    public long[] starts() {
+        return starts.clone();
+    }
+
+    /** The end (exclusive) of each listed axis as given (negative: from the end), before clamping; a copy. */
+    public long[] ends() {
+        return ends.clone();
+    }
+
+    /** The step of each listed axis; a copy. */
+    public long[] steps() {
+        return steps.clone();
+    }
+
     /**
      * The resolved window of an input: per axis {start, step, size}.
      *

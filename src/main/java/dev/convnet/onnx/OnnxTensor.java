@@ -6,7 +6,6 @@ import dev.convnet.onnx.proto.OnnxProtos.TensorProto;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Objects;
@@ -169,6 +168,15 @@ public final class OnnxTensor {
      * @throws OnnxFormatException if the tensor's values are not held (see {@link #hasValues()})
      */
     public byte[] toByteArray() {
+        return toProto().toByteArray();
+    }
+
+    /**
+     * This tensor as a {@code TensorProto} message (as {@link #toByteArray()}), for embedding in a model.
+     *
+     * @throws OnnxFormatException if the tensor's values are not held
+     */
+    TensorProto toProto() {
         TensorProto.Builder b = TensorProto.newBuilder().setName(name).setDataType(dataType.code());
         for (long d : dims) b.addDims(d);
         ByteBuffer buf;
@@ -185,17 +193,18 @@ public final class OnnxTensor {
         } else {
             throw new OnnxFormatException("tensor '" + name + "' of type " + dataType + " has no values to write");
         }
-        return b.setRawData(ByteString.copyFrom(buf)).build().toByteArray();
+        return b.setRawData(ByteString.copyFrom(buf)).build();
     }
 
     /**
-     * Writes {@link #toByteArray()} to a file, replacing it if it exists.
+     * Writes {@link #toByteArray()} to a file, replacing it if it exists; written to a temporary file in the same
+     * folder and renamed, so the file is never seen half-written.
      *
      * @throws IOException         if the file cannot be written
      * @throws OnnxFormatException if the tensor's values are not held
      */
     public void write(Path pbFile) throws IOException {
-        Files.write(pbFile, toByteArray());
+        AtomicFiles.write(pbFile, toByteArray());
     }
 
     @Override
