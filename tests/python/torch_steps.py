@@ -7,7 +7,8 @@ Writes into OUT_DIR:
   <opt>_step<k>.f32     for opt in sgd, sgd_nesterov, adam, adamw and k = 1..STEPS: every parameter after k steps on
                         that same batch, concatenated in manifest order
   <opt>_loss<k>         the loss before step k (text)
-  manifest.json         parameter names, shapes, hyper-parameters
+  names.txt             one line per parameter: name and shape (comma-separated), in the order of the step files
+  manifest.json         the same with the hyper-parameters (for people)
 Usage: torch_steps.py OUT_DIR
 """
 import json
@@ -61,6 +62,9 @@ for key, make in optimizers.items():
         flat = torch.cat([p.detach().reshape(-1) for p in m.parameters()])
         flat.numpy().astype("<f4").tofile(os.path.join(OUT, "%s_step%d.f32" % (key, k)))
 
+with open(os.path.join(OUT, "names.txt"), "w") as f:
+    for n, p in model.named_parameters():
+        f.write("%s %s\n" % (n, ",".join(str(d) for d in p.shape)))
 with open(os.path.join(OUT, "manifest.json"), "w") as f:
     json.dump({"batch": B, "image": [C, H, W], "classes": K, "steps": STEPS, "names": names,
                "shapes": [list(p.shape) for p in model.parameters()],

@@ -9,6 +9,7 @@ import dev.convnet.layer.Concat;
 import dev.convnet.layer.Conv1d;
 import dev.convnet.layer.Conv2d;
 import dev.convnet.layer.DepthPool;
+import dev.convnet.layer.Dropout;
 import dev.convnet.layer.Flatten;
 import dev.convnet.layer.GlobalPool2d;
 import dev.convnet.layer.Layer;
@@ -571,6 +572,7 @@ public final class OnnxExporter {
                     w.longs("axes", longs(s.axes())), w.longs("steps", s.steps()));
             case Unary u -> unary(w, u);
             case Reduce r -> reduce(w, r);
+            case Dropout d -> w.op("Identity", w.out(), w.in(0)); // inference: dropout is the identity
         }
     }
 
