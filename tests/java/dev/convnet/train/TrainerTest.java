@@ -151,9 +151,9 @@ class TrainerTest {
         try (ParameterSet p = ParameterSet.of(g); Trainer t = Trainer.builder(g, p).batchSize(8).backend(backend).build()) {
             IllegalArgumentException classes = assertThrows(IllegalArgumentException.class, () -> t.fit(random(8, 5, 1), null, 1));
             assertTrue(classes.getMessage().contains("5 classes") && classes.getMessage().contains("3 scores"), classes.getMessage());
-            Dataset wrongSize = Dataset.of(Shape.of(1, 9, 9), new float[8 * 81], new int[8], null);
+            Dataset wrongSize = Dataset.of(Shape.of(1, 10, 10), new float[8 * 100], new int[8], null);
             ShapeException size = assertThrows(ShapeException.class, () -> t.fit(wrongSize, null, 1));
-            assertTrue(size.getMessage().contains("[8, 1, 9, 9]"), size.getMessage());
+            assertTrue(size.getMessage().contains("images of shape [1, 10, 10]") && size.getMessage().contains("D = 64"), size.getMessage());
             float[] nan = new float[8 * 64];
             nan[5] = Float.NaN;
             Dataset poisoned = Dataset.of(Shape.of(1, 8, 8), nan, new int[8], null);

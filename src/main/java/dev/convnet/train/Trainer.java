@@ -145,7 +145,14 @@ public final class Trainer implements AutoCloseable {
             int[] dims = new int[imageShape.rank() + 1];
             dims[0] = n;
             System.arraycopy(imageShape.dims(), 0, dims, 1, imageShape.rank());
-            s = TrainingSession.compile(graph, parameters, Map.of(graph.inputNames().getFirst(), Shape.of(dims)), options);
+            try {
+                s = TrainingSession.compile(graph, parameters, Map.of(graph.inputNames().getFirst(), Shape.of(dims)), options);
+            } catch (ShapeException e) {
+                ShapeException wrapped = new ShapeException("images of shape " + imageShape + " (a batch " + Shape.of(dims)
+                        + ") do not fit the network: " + e.getMessage());
+                wrapped.initCause(e);
+                throw wrapped;
+            }
             sessions.put(n, s);
         }
         return s;
