@@ -15,7 +15,7 @@ JAVA := $(JDK)/bin/java
 NATIVE := target/native/linux-x86_64
 JEXTRACT ?= $(shell command -v jextract 2>/dev/null)
 
-.PHONY: all build test run bench bench-quick zoo bench-classes native-bench bench-packages models peers bindings clean info test-data
+.PHONY: run-data debian-packages train-bench all build test run bench bench-quick zoo bench-classes native-bench bench-packages models peers bindings clean info test-data
 
 all: build
 
@@ -30,21 +30,31 @@ bin/convnet: bin/convnet.in
 test: bin/convnet test-data
 	$(MVN) $(MVN_FLAGS) package
 
-# The ONNX backend test cases (libonnx-testdata) and Fashion-MNIST come from Debian's packages.
-TEST_PACKAGES := libonnx-testdata
+# The ONNX backend test cases (libonnx-testdata), Fashion-MNIST (dataset-fashion-mnist) and PyTorch (python3-torch: it
+# makes the optimizer-step fixtures at test time) come from Debian's packages.
+TEST_PACKAGES := libonnx-testdata dataset-fashion-mnist python3-torch
+RUN_PACKAGES := dataset-fashion-mnist
 test-data:
-	@missing=""; for p in $(TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	@$(MAKE) --no-print-directory debian-packages PACKAGES="$(TEST_PACKAGES)"
+
+run-data:
+	@$(MAKE) --no-print-directory debian-packages PACKAGES="$(RUN_PACKAGES)"
+
+debian-packages:
+	@missing=""; for p in $(PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then echo "installing Debian packages:$$missing"; \
-	    (apt-get install -y -q $$missing >/dev/null || (apt-get update -q >/dev/null && apt-get install -y -q $$missing >/dev/null)); \
+	    (DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null || (apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null)); \
 	  else echo "warning: Debian packages$$missing are not installed and this is not root; tests that need them will be skipped"; fi; \
 	fi
 
-## run: the main job: what the library loaded and the lecture's examples computed by it
-run: build
+## run: the main job: what the library loaded, the lecture's examples computed by it, a VGG-style network on oneDNN and
+## Java, and the lecture's network trained for one epoch on Fashion-MNIST on oneDNN
+run: build run-data
 	bin/convnet info
 	bin/convnet lecture
 	bin/convnet demo
+	bin/convnet train --data fashion-mnist --epochs 1 --backend onednn --save target/fashion-mnist-lecture.onnx
 
 
 info: build
@@ -71,7 +81,7 @@ native-bench: build
 bench-packages:
 	@missing=""; for p in $(BENCH_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then echo "installing Debian packages:$$missing"; \
-	  (apt-get install -y -q $$missing >/dev/null || (apt-get update -q >/dev/null && apt-get install -y -q $$missing >/dev/null)); fi
+	  (DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null || (apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null)); fi
 
 ## models: ResNet-18, MobileNetV2, SqueezeNet 1.1 (seeded weights) exported to ONNX by PyTorch, with inputs and outputs
 models: bench-packages
@@ -94,13 +104,24 @@ zoo: bench-packages bench-classes
 
 ## bench-quick: the side-by-side report in a few minutes (batch-1 models, fewer runs), ending with the
 ## `summary NAME=VALUE` lines
-bench-quick: native-bench
+bench-quick: native-bench run-data
 	$(MAKE) peers PEER_ARGS="--threads $(BENCH_THREADS) --iters 10 --warmup 3 --batches 1"
 	$(BENCH_JAVA) dev.convnet.bench.SideBySide --quick --threads $(BENCH_THREADS) --out target/bench/quick
+	$(MAKE) --no-print-directory train-bench
+
+## train-bench: PyTorch and convnet train the lecture's network on Fashion-MNIST in one run (2 epochs each, same recipe
+## and threads): summary train_vs_torch and train_accuracy; TRAIN_REPORT=DIR also writes DIR/training.json and report rows
+TRAIN_EPOCHS ?= 2
+train-bench: bench-classes run-data bench-packages
+	mkdir -p target/bench
+	$(TORCH_PYTHON) bench/torch_train.py --threads $(BENCH_THREADS) --epochs $(TRAIN_EPOCHS) > target/bench/torch_train.json
+	$(BENCH_JAVA) dev.convnet.bench.TrainBench --torch target/bench/torch_train.json --threads $(BENCH_THREADS) \
+	  --epochs $(TRAIN_EPOCHS) $(if $(TRAIN_REPORT),--report $(TRAIN_REPORT))
 
 ## bench: everything: peers on the models, the side-by-side report and chart in bench/results/, then the JMH suite
 bench: native-bench peers
 	$(BENCH_JAVA) dev.convnet.bench.SideBySide --threads $(BENCH_THREADS) --out bench/results
+	$(MAKE) --no-print-directory train-bench TRAIN_REPORT=bench/results
 	$(TORCH_PYTHON) bench/chart.py bench/results/results.json bench/results/chart.png
 	$(BENCH_JAVA) org.openjdk.jmh.Main $(JMH_ARGS)
 
