@@ -47,7 +47,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.HashSet;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -81,7 +80,8 @@ import java.util.stream.IntStream;
  * Convolution and pooling padding is written as explicit {@code pads} from the geometry at the given input shapes
  * (the lecture's "same" padding depends on the input size), so the spatial sizes are fixed.
  *
- * <p>Each layer becomes: Conv2d, Conv1d → {@code Conv} (a flipped-kernel Conv1d with its kernel flipped);
+ * <p>Each layer becomes: Conv2d, Conv1d → {@code Conv} (a true-convolution Conv1d with its kernels reversed, as ONNX
+ * convolves by cross-correlation);
  * MaxPool2d, AvgPool2d → {@code MaxPool}, {@code AveragePool} ({@code count_include_pad}, {@code ceil_mode}
  * where it changes the output size); GlobalPool2d → {@code GlobalAveragePool}, {@code GlobalMaxPool}; Linear →
  * {@code Gemm} with {@code transB = 1} (a {@code Flatten} before it on input of rank &gt; 2); MatMul;
@@ -127,7 +127,7 @@ public final class OnnxExporter {
     }
 
     /**
-     * How a model is written.
+     * How a model is written. Immutable and thread-safe.
      *
      * @param modelName     the ONNX graph's name
      * @param symbolicBatch whether axis 0 of the inputs and outputs is the symbolic {@value #BATCH} (checked, see
