@@ -223,6 +223,10 @@ class OnnxExporterTest {
         // pooling
         c.add(exact("maxpool_ceil_padded", img, MaxPool2d.builder(3, 3).stride(2).padding(Padding.symmetric(1)).ceilMode(true).build()));
         c.add(exact("maxpool_ceil_unchanged", Shape.of(2, 9, 9), MaxPool2d.builder(3, 3).stride(2).ceilMode(true).build()));
+        c.add(exact("maxpool_unreached_end_padding", Shape.of(2, 5, 5), MaxPool2d.builder(2, 2).stride(4)
+                .padding(Padding.explicit2d(0, 0, 2, 3)).build()));
+        c.add(exact("avgpool_unreached_end_padding", Shape.of(2, 5, 5), AvgPool2d.builder(2, 2).stride(4)
+                .padding(Padding.explicit2d(1, 0, 2, 2)).ceilMode(true).build()));
         c.add(exact("maxpool_same_upper", img, MaxPool2d.builder(2, 3).stride(2, 1).padding(Padding.sameUpper()).build()));
         c.add(exact("avgpool_exclude_pad_ceil", img, AvgPool2d.builder(3, 3).stride(2).padding(Padding.symmetric(1))
                 .countIncludePad(false).ceilMode(true).build()));
@@ -279,6 +283,12 @@ class OnnxExporterTest {
         Graph concat = Graph.builder().input("a").input("b")
                 .node("y", Concat.of(-1), "a", "b").output("y").build();
         c.add(new Case("concat_last_axis", concat, Map.of("a", Shape.of(2, 3), "b", Shape.of(2, 5)), true, false));
+        // graph outputs that are an input and a constant; two nodes of one name (ONNX node names must differ)
+        Graph odd = Graph.builder().input("x").constant("k", Shape.of(2), new float[] {1, 2})
+                .node("same", Activation.relu(), List.of("x"), "r1")
+                .node("same", Activation.tanh(), List.of("r1"), "r2")
+                .output("r2", "x", "k").build();
+        c.add(new Case("outputs_input_constant_and_repeated_node_name", odd, Map.of("x", Shape.of(2)), true, false));
         c.addAll(binaries());
         c.addAll(unaries());
         c.addAll(reductions());
@@ -451,7 +461,7 @@ class OnnxExporterTest {
     void shapeErrorsNameTheNode() {
         Graph g = chain(conv(3, 2, 5, 5, 71).build());
         Exception e = assertThrows(dev.convnet.shape.ShapeException.class, () -> OnnxExporter.toBytes(g, Shape.of(1, 3, 4, 4)));
-        assertTrue(e.getMessage().contains("'output'") && e.getMessage().contains("Conv2d"), e.getMessage());
+        assertTrue(e.getMessage().contains("'layer1'") && e.getMessage().contains("Conv2d"), e.getMessage());
         assertThrows(IllegalArgumentException.class,
                 () -> OnnxExporter.toBytes(g, Map.of("x", Shape.of(1, 3, 8, 8)), OnnxExporter.Options.defaults()));
     }

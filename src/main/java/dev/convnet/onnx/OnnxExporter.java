@@ -48,7 +48,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.HashSet;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -56,6 +55,7 @@ import java.util.Objects;
 import java.util.Set;
 import java.util.function.Supplier;
 import java.util.stream.Collectors;
+import java.util.stream.IntStream;
 
 /**
  * Writes a {@link Graph} (and so any {@code Network}, through {@code network.toGraph()}) as an ONNX model, opset
@@ -81,7 +81,8 @@ import java.util.stream.Collectors;
  * Convolution and pooling padding is written as explicit {@code pads} from the geometry at the given input shapes
  * (the lecture's "same" padding depends on the input size), so the spatial sizes are fixed.
  *
- * <p>Each layer becomes: Conv2d, Conv1d → {@code Conv} (a flipped-kernel Conv1d with its kernel flipped);
+ * <p>Each layer becomes: Conv2d, Conv1d → {@code Conv} (a true-convolution Conv1d with its kernels reversed, as ONNX
+ * convolves by cross-correlation);
  * MaxPool2d, AvgPool2d → {@code MaxPool}, {@code AveragePool} ({@code count_include_pad}, {@code ceil_mode}
  * where it changes the output size); GlobalPool2d → {@code GlobalAveragePool}, {@code GlobalMaxPool}; Linear →
  * {@code Gemm} with {@code transB = 1} (a {@code Flatten} before it on input of rank &gt; 2); MatMul;
@@ -127,7 +128,7 @@ public final class OnnxExporter {
     }
 
     /**
-     * How a model is written.
+     * How a model is written. Immutable and thread-safe.
      *
      * @param modelName     the ONNX graph's name
      * @param symbolicBatch whether axis 0 of the inputs and outputs is the symbolic {@value #BATCH} (checked, see
@@ -209,11 +210,13 @@ public final class OnnxExporter {
     }
 
     /**
-     * The initializer name of a layer parameter: {@code <node name>.<role>} with role {@code weight}, {@code bias},
+     * The initializer name of a layer parameter: the node's global name for it ({@link Graph.Node#parameterNames()}: an
+     * imported model's initializer name, or {@code <node name>.<role>}) for role {@code weight}, {@code bias},
      * {@code running_mean} or {@code running_var} (before de-duplication). The one place parameter names are made.
      */
     static String parameterName(Graph.Node node, String role) {
-        return node.name() + "." + role;
+        int i = node.layer().parameterNames().indexOf(role);
+        return i >= 0 ? node.parameterNames().get(i) : node.name() + "." + role;
     }
 
     private static String onlyInput(Graph graph) {
@@ -232,6 +235,7 @@ public final class OnnxExporter {
         private final Graph graph;
         private final Options options;
         private final Names names = new Names(null);
+        private final Names nodeNames = new Names(null);
         private final Map<String, Shape> shapes = new HashMap<>();
         /** Shapes at the probe batch; null for a fixed batch. */
         private Map<String, Shape> probeShapes;
@@ -301,14 +305,14 @@ public final class OnnxExporter {
             List<Shape> probeIn = probeShapes == null ? null : n.inputs().stream().map(probeShapes::get).toList();
             Layer form = exportForm(n.layer(), in, probeIn);
             Shape out = form.outputShape(in);
-            NodeWriter w = new NodeWriter(n, form, in, out, names.child(), false, this::countBytes);
+            NodeWriter w = new NodeWriter(n, form, in, out, names.child(), nodeNames.child(), false, this::countBytes);
             convert(w);
             if (probeShapes != null) {
                 Shape probeOut;
                 NodeWriter probe;
                 try {
                     probeOut = form.outputShape(probeIn);
-                    probe = new NodeWriter(n, form, probeIn, probeOut, names.child(), true, (c, what) -> { });
+                    probe = new NodeWriter(n, form, probeIn, probeOut, names.child(), nodeNames.child(), true, (c, what) -> { });
                     convert(probe);
                 } catch (ShapeException e) {
                     throw notBatchIndependent(n, "at batch " + probeBatch + " it does not fit: " + e.getMessage());
@@ -320,6 +324,7 @@ public final class OnnxExporter {
                 probeShapes.put(n.output(), probeOut);
             }
             names.commit(w.names);
+            nodeNames.commit(w.nodeNames);
             w.addTo(g);
             shapes.put(n.output(), out);
         }
@@ -335,7 +340,7 @@ public final class OnnxExporter {
             if (probeIn != null && !x.equals(probeIn.getFirst())) {
                 Shape p = probeIn.getFirst();
                 boolean onlyAxis0 = p.rank() == x.rank()
-                        && java.util.stream.IntStream.range(1, x.rank()).allMatch(i -> x.dim(i) == p.dim(i));
+                        && IntStream.range(1, x.rank()).allMatch(i -> x.dim(i) == p.dim(i));
                 if (!onlyAxis0) return layer; // as given: the probe decides whether it is batch-independent
                 target[0] = target[0] == x.dim(0) ? 0 : -1;
             }
@@ -376,7 +381,10 @@ public final class OnnxExporter {
 
     // ------------------------------------------------------------------------------------------------ one node
 
-    /** Value names in use: a scope, and child scopes whose names are committed once their node is accepted. */
+    /**
+     * Names in use (of values, or of nodes: ONNX Runtime refuses two nodes of one name): a scope, and child scopes
+     * whose names are committed once their node is accepted.
+     */
     private static final class Names {
         private final Names parent;
         private final Set<String> taken = new HashSet<>();
@@ -425,17 +433,20 @@ public final class OnnxExporter {
         final List<Shape> in;
         final Shape out;
         final Names names;
+        final Names nodeNames;
         final boolean probe;
         final ByteCounter counter;
         final List<NodeProto.Builder> nodes = new ArrayList<>();
         final List<TensorProto> initializers = new ArrayList<>();
 
-        NodeWriter(Graph.Node node, Layer layer, List<Shape> in, Shape out, Names names, boolean probe, ByteCounter counter) {
+        NodeWriter(Graph.Node node, Layer layer, List<Shape> in, Shape out, Names names, Names nodeNames, boolean probe,
+                   ByteCounter counter) {
             this.node = node;
             this.layer = layer;
             this.in = in;
             this.out = out;
             this.names = names;
+            this.nodeNames = nodeNames;
             this.probe = probe;
             this.counter = counter;
         }
@@ -454,14 +465,14 @@ public final class OnnxExporter {
 
         /**
          * Adds {@code output = opType(inputs…)}; the node writing the graph node's output carries its name (and the
-         * layer as its doc string), a helper node the name of the helper value it writes.
+         * layer as its doc string), a helper node the name of the helper value it writes (made unique among nodes).
          */
         NodeProto.Builder op(String opType, String output, String... inputs) {
             NodeProto.Builder b = NodeProto.newBuilder().setOpType(opType).addAllInput(Arrays.asList(inputs)).addOutput(output);
             if (output.equals(out())) {
-                b.setName(node.name()).setDocString(layer.toString());
+                b.setName(nodeNames.fresh(node.name())).setDocString(layer.toString());
             } else {
-                b.setName(output);
+                b.setName(nodeNames.fresh(output));
             }
             nodes.add(b);
             return b;
@@ -613,20 +624,34 @@ public final class OnnxExporter {
         return f;
     }
 
-    /** MaxPool / AveragePool; {@code ceil_mode} only where it changes the output size (else both agree). */
+    /**
+     * MaxPool / AveragePool. End padding that no window reaches is left out (ONNX Runtime refuses pooling pads as
+     * large as the window, and they change nothing); {@code ceil_mode} is written only where it changes the output
+     * size (else both modes agree).
+     */
     private static void pool(NodeWriter w, String opType, Geometry2d g, boolean ceil, Boolean countIncludePad) {
         ConvAxis h = g.height();
         ConvAxis x = g.width();
+        int hAfter = reachedPadAfter(h);
+        int wAfter = reachedPadAfter(x);
         NodeProto.Builder n = w.op(opType, w.out(), w.in(0))
                 .addAttribute(intsAttr("kernel_shape", h.kernel(), x.kernel()))
                 .addAttribute(intsAttr("strides", h.stride(), x.stride()))
-                .addAttribute(intsAttr("pads", h.padBefore(), x.padBefore(), h.padAfter(), x.padAfter()));
-        if (ceil && (floorOutput(h) != h.output() || floorOutput(x) != x.output())) n.addAttribute(intAttr("ceil_mode", 1));
+                .addAttribute(intsAttr("pads", h.padBefore(), x.padBefore(), hAfter, wAfter));
+        if (ceil && (floorOutput(h, hAfter) != h.output() || floorOutput(x, wAfter) != x.output())) {
+            n.addAttribute(intAttr("ceil_mode", 1));
+        }
         if (countIncludePad != null) n.addAttribute(intAttr("count_include_pad", countIncludePad ? 1 : 0));
     }
 
-    private static long floorOutput(ConvAxis a) {
-        return Math.floorDiv((long) a.input() + a.padBefore() + a.padAfter() - a.effectiveKernel(), a.stride()) + 1;
+    /** The end padding up to the last window's end (never more than given, so a ceil-mode window still overhangs). */
+    private static int reachedPadAfter(ConvAxis a) {
+        long needed = (long) (a.output() - 1) * a.stride() + a.effectiveKernel() - a.input() - a.padBefore();
+        return (int) Math.min(a.padAfter(), Math.max(0, needed));
+    }
+
+    private static long floorOutput(ConvAxis a, int padAfter) {
+        return Math.floorDiv((long) a.input() + a.padBefore() + padAfter - a.effectiveKernel(), a.stride()) + 1;
     }
 
     private static void activation(NodeWriter w, Activation a) {
@@ -702,7 +727,7 @@ public final class OnnxExporter {
         w.op("BatchNormalization", w.out(), w.in(0), w.weight("weight", c, b::gamma), w.weight("bias", c, b::beta),
                         w.weight("running_mean", c, b::mean), w.weight("running_var", c, b::variance))
                 .addAttribute(floatAttr("epsilon", (float) b.epsilon()))
-                .addAttribute(floatAttr("momentum", 0.9f));
+                .addAttribute(floatAttr("momentum", (float) (1 - b.momentum()))); // ONNX weighs the old running value
     }
 
     private static void binary(NodeWriter w, Binary b) {
@@ -738,7 +763,7 @@ public final class OnnxExporter {
                 boolean[] drop = new boolean[rank];
                 for (int i = 0; i < rank; i++) drop[i] = given.length == 0 && s.dim(i) == 1;
                 for (int a : given) drop[Broadcasting.axis("Squeeze", a, rank)] = true;
-                long[] axes = java.util.stream.IntStream.range(0, rank).filter(i -> drop[i]).asLongStream().toArray();
+                long[] axes = IntStream.range(0, rank).filter(i -> drop[i]).asLongStream().toArray();
                 if (axes.length == rank) {
                     w.op("Reshape", w.out(), x, w.longs("shape", 1)); // ONNX: a scalar; the layer: [1]
                 } else {
@@ -820,7 +845,7 @@ public final class OnnxExporter {
         };
         int rank = w.inShape(0).rank();
         boolean[] reduced = r.reducedAxes(rank);
-        long[] axes = java.util.stream.IntStream.range(0, rank).filter(i -> reduced[i]).asLongStream().toArray();
+        long[] axes = IntStream.range(0, rank).filter(i -> reduced[i]).asLongStream().toArray();
         boolean scalar = !r.keepDims() && axes.length == rank; // ONNX: a scalar; the layer: [1]
         String y = scalar ? w.temp("reduced") : w.out();
         NodeProto.Builder n = r.reduceKind() == Reduce.Kind.SUM

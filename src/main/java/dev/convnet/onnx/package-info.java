@@ -1,5 +1,6 @@
 /**
- * Reading ONNX files into a neutral, immutable model, before any mapping to layers.
+ * Reading ONNX files into a neutral, immutable model, before any mapping to layers; mapping models to graphs of
+ * layers ({@link dev.convnet.onnx.OnnxImporter}) and graphs back to models ({@link dev.convnet.onnx.OnnxExporter}).
  *
  * <ul>
  *   <li>{@link dev.convnet.onnx.OnnxModelReader} reads a {@code .onnx} file (or its bytes) into an
@@ -9,6 +10,8 @@
  *       topological order.</li>
  *   <li>{@link dev.convnet.onnx.OnnxTensor#read} and {@link dev.convnet.onnx.OnnxTensor#write} read and write
  *       single serialized {@code TensorProto} files, such as the backend tests' {@code input_0.pb}.</li>
+ *   <li>{@link dev.convnet.onnx.OnnxExporter} writes a {@code Graph} as an opset-13 model with a symbolic batch,
+ *       through a temporary file renamed over the target.</li>
  *   <li>Every malformed or unsupported input ends in an {@link dev.convnet.onnx.OnnxFormatException}; the
  *       checks and the external-data policy (only files inside the model's folder) are listed on
  *       {@link dev.convnet.onnx.OnnxModelReader}.</li>
