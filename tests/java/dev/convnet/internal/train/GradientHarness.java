@@ -85,25 +85,63 @@ public final class GradientHarness {
      * {@code atol + rtol·|fd|}.
      */
     public static void checkFiniteDifferences(Case c, double h, double rtol, double atol, int maxPerTensor) {
-        GradKernel k = new ReferenceGradients().create(c.layer(), c.inputs(), c.output());
+        finiteDifferences(c, h, rtol, atol, maxPerTensor);
+    }
+
+    /** The largest absolute error a check saw, and the largest ratio of an error to its tolerance (≤ 1 passes). */
+    public record Errors(double maxAbs, double maxRatio) {
+        /** No error seen yet. */
+        public static final Errors NONE = new Errors(0, 0);
+
+        /** The larger of both fields. */
+        public Errors max(Errors o) {
+            return new Errors(Math.max(maxAbs, o.maxAbs), Math.max(maxRatio, o.maxRatio));
+        }
+    }
+
+    /** Mutable maximum of errors, for one check. */
+    private static final class Tracker {
+        double maxAbs;
+        double maxRatio;
+
+        void see(double err, double tolerance) {
+            if (Double.isNaN(err)) err = Double.POSITIVE_INFINITY;
+            maxAbs = Math.max(maxAbs, err);
+            maxRatio = Math.max(maxRatio, tolerance > 0 ? err / tolerance : err == 0 ? 0 : Double.POSITIVE_INFINITY);
+        }
+
+        Errors errors() {
+            return new Errors(maxAbs, maxRatio);
+        }
+    }
+
+    /** {@link #checkFiniteDifferences}, returning the largest errors it saw. */
+    public static Errors finiteDifferences(Case c, double h, double rtol, double atol, int maxPerTensor) {
+        return finiteDifferences(new ReferenceGradients().create(c.layer(), c.inputs(), c.output()), c, h, rtol, atol, maxPerTensor);
+    }
+
+    /** {@link #checkFiniteDifferences} of the given kernel (for tests of the check itself). */
+    public static Errors finiteDifferences(GradKernel k, Case c, double h, double rtol, double atol, int maxPerTensor) {
         Gradients g = run(k, c);
         List<String> failures = new ArrayList<>();
+        Tracker t = new Tracker();
         for (int i = 0; i < c.x().length; i++) {
-            compareFd(k, c, c.x(), i, true, g.inputs()[i], h, rtol, atol, maxPerTensor, "input " + i, failures);
+            compareFd(k, c, c.x(), i, true, g.inputs()[i], h, rtol, atol, maxPerTensor, "input " + i, failures, t);
         }
         for (int j = 0; j < c.params().length; j++) {
             if (g.params()[j] == null) continue;
             compareFd(k, c, c.params(), j, false, g.params()[j], h, rtol, atol, maxPerTensor,
-                    "parameter " + c.layer().parameterNames().get(j), failures);
+                    "parameter " + c.layer().parameterNames().get(j), failures, t);
         }
         if (!failures.isEmpty()) {
             fail(c.layer() + " on " + c.inputs() + ": " + failures.size() + " gradient elements differ from finite differences, e.g. "
                     + failures.subList(0, Math.min(5, failures.size())));
         }
+        return t.errors();
     }
 
     private static void compareFd(GradKernel k, Case c, float[][] tensors, int t, boolean isInput, float[] analytic, double h,
-                                  double rtol, double atol, int max, String what, List<String> failures) {
+                                  double rtol, double atol, int max, String what, List<String> failures, Tracker tracker) {
         int n = tensors[t].length;
         int step = Math.max(1, n / max);
         for (int e = 0; e < n; e += step) {
@@ -116,6 +154,7 @@ public final class GradientHarness {
             double lp = isInput ? loss(k, c, plus, c.params()) : loss(k, c, copy(c.x()), plus);
             double lm = isInput ? loss(k, c, minus, c.params()) : loss(k, c, copy(c.x()), minus);
             double fd = (lp - lm) / (hp + hm);
+            tracker.see(Math.abs(fd - analytic[e]), atol + rtol * Math.abs(fd));
             if (!(Math.abs(fd - analytic[e]) <= atol + rtol * Math.abs(fd))) {
                 failures.add(what + "[" + e + "]: analytic " + analytic[e] + ", finite difference " + fd);
             }
@@ -127,16 +166,34 @@ public final class GradientHarness {
      * {@code atol + rtol·|ref|}.
      */
     public static void checkJavaAgainstReference(Case c, double rtol, double atol) {
+        javaAgainstReference(c, rtol, atol);
+    }
+
+    /** {@link #checkJavaAgainstReference}, returning the largest errors it saw. */
+    public static Errors javaAgainstReference(Case c, double rtol, double atol) {
         Gradients ref = run(new ReferenceGradients().create(c.layer(), c.inputs(), c.output()), c);
+        Tracker t = new Tracker();
         try (JavaGradients java = new JavaGradients(2)) {
             Gradients got = run(java.create(c.layer(), c.inputs(), c.output()), c);
             assertClose("output", ref.output(), got.output(), rtol, atol, c);
-            for (int i = 0; i < ref.inputs().length; i++) assertClose("∂L/∂input " + i, ref.inputs()[i], got.inputs()[i], rtol, atol, c);
+            track(t, ref.output(), got.output(), rtol, atol);
+            for (int i = 0; i < ref.inputs().length; i++) {
+                assertClose("∂L/∂input " + i, ref.inputs()[i], got.inputs()[i], rtol, atol, c);
+                track(t, ref.inputs()[i], got.inputs()[i], rtol, atol);
+            }
             for (int j = 0; j < ref.params().length; j++) {
                 if (ref.params()[j] != null) {
                     assertClose("∂L/∂" + c.layer().parameterNames().get(j), ref.params()[j], got.params()[j], rtol, atol, c);
+                    track(t, ref.params()[j], got.params()[j], rtol, atol);
                 }
             }
+        }
+        return t.errors();
+    }
+
+    private static void track(Tracker t, float[] expected, float[] actual, double rtol, double atol) {
+        for (int i = 0; i < expected.length; i++) {
+            t.see(Math.abs((double) expected[i] - actual[i]), atol + rtol * Math.abs(expected[i]));
         }
     }
 
