@@ -101,7 +101,11 @@ public final class GradientHarness {
 
     /** {@link #checkFiniteDifferences}, returning how close the worst element came to the tolerance. */
     public static Report finiteDifferences(Case c, double h, double rtol, double atol, int maxPerTensor) {
-        GradKernel k = new ReferenceGradients().create(c.layer(), c.inputs(), c.output());
+        return finiteDifferences(new ReferenceGradients().create(c.layer(), c.inputs(), c.output()), c, h, rtol, atol, maxPerTensor);
+    }
+
+    /** {@link #checkFiniteDifferences} of the given kernel (for tests of the check itself). */
+    public static Report finiteDifferences(GradKernel k, Case c, double h, double rtol, double atol, int maxPerTensor) {
         Gradients g = run(k, c);
         List<String> failures = new ArrayList<>();
         double[] worst = new double[3];
@@ -136,9 +140,7 @@ public final class GradientHarness {
             double fd = (lp - lm) / (hp + hm);
             double err = Math.abs(fd - analytic[e]);
             double tol = atol + rtol * Math.abs(fd);
-            worst[0] = Math.max(worst[0], err);
-            worst[1] = Math.max(worst[1], err / tol);
-            worst[2]++;
+            see(worst, err, tol);
             if (!(err <= tol)) {
                 failures.add(what + "[" + e + "]: analytic " + analytic[e] + ", finite difference " + fd);
             }
@@ -150,17 +152,41 @@ public final class GradientHarness {
      * {@code atol + rtol·|ref|}.
      */
     public static void checkJavaAgainstReference(Case c, double rtol, double atol) {
+        javaAgainstReference(c, rtol, atol);
+    }
+
+    /** {@link #checkJavaAgainstReference}, returning how close the worst element came to the tolerance. */
+    public static Report javaAgainstReference(Case c, double rtol, double atol) {
         Gradients ref = run(new ReferenceGradients().create(c.layer(), c.inputs(), c.output()), c);
+        double[] worst = new double[3];
         try (JavaGradients java = new JavaGradients(2)) {
             Gradients got = run(java.create(c.layer(), c.inputs(), c.output()), c);
             assertClose("output", ref.output(), got.output(), rtol, atol, c);
-            for (int i = 0; i < ref.inputs().length; i++) assertClose("∂L/∂input " + i, ref.inputs()[i], got.inputs()[i], rtol, atol, c);
+            track(worst, ref.output(), got.output(), rtol, atol);
+            for (int i = 0; i < ref.inputs().length; i++) {
+                assertClose("∂L/∂input " + i, ref.inputs()[i], got.inputs()[i], rtol, atol, c);
+                track(worst, ref.inputs()[i], got.inputs()[i], rtol, atol);
+            }
             for (int j = 0; j < ref.params().length; j++) {
                 if (ref.params()[j] != null) {
                     assertClose("∂L/∂" + c.layer().parameterNames().get(j), ref.params()[j], got.params()[j], rtol, atol, c);
+                    track(worst, ref.params()[j], got.params()[j], rtol, atol);
                 }
             }
         }
+        return new Report(worst[0], worst[1], (int) worst[2]);
+    }
+
+    private static void track(double[] worst, float[] expected, float[] actual, double rtol, double atol) {
+        for (int i = 0; i < expected.length; i++) see(worst, Math.abs((double) expected[i] - actual[i]), atol + rtol * Math.abs(expected[i]));
+    }
+
+    /** Records one comparison in {max error, max error/tolerance, count}; NaN counts as infinitely wrong. */
+    private static void see(double[] worst, double err, double tol) {
+        if (Double.isNaN(err)) err = Double.POSITIVE_INFINITY;
+        worst[0] = Math.max(worst[0], err);
+        worst[1] = Math.max(worst[1], tol > 0 ? err / tol : err == 0 ? 0 : Double.POSITIVE_INFINITY);
+        worst[2]++;
     }
 
     private static final double U = 0x1p-24;
