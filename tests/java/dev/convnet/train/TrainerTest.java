@@ -41,7 +41,11 @@ class TrainerTest {
         for (int i = 0; i < x.length; i++) x[i] = (float) r.nextDouble();
         int[] y = new int[n];
         for (int i = 0; i < n; i++) y[i] = r.nextInt(classes);
-        return Dataset.of(Shape.of(1, 8, 8), x, y, null);
+        return Dataset.of(Shape.of(1, 8, 8), x, y, names(classes));
+    }
+
+    static List<String> names(int classes) {
+        return java.util.stream.IntStream.range(0, classes).mapToObj(Integer::toString).toList();
     }
 
     /** conv → BN → ReLU → pool → dropout → FC: every kind of state the trainer must handle. */
@@ -151,12 +155,12 @@ class TrainerTest {
         try (ParameterSet p = ParameterSet.of(g); Trainer t = Trainer.builder(g, p).batchSize(8).backend(backend).build()) {
             IllegalArgumentException classes = assertThrows(IllegalArgumentException.class, () -> t.fit(random(8, 5, 1), null, 1));
             assertTrue(classes.getMessage().contains("5 classes") && classes.getMessage().contains("3 scores"), classes.getMessage());
-            Dataset wrongSize = Dataset.of(Shape.of(1, 10, 10), new float[8 * 100], new int[8], null);
+            Dataset wrongSize = Dataset.of(Shape.of(1, 10, 10), new float[8 * 100], new int[8], names(3));
             ShapeException size = assertThrows(ShapeException.class, () -> t.fit(wrongSize, null, 1));
             assertTrue(size.getMessage().contains("images of shape [1, 10, 10]") && size.getMessage().contains("D = 64"), size.getMessage());
             float[] nan = new float[8 * 64];
             nan[5] = Float.NaN;
-            Dataset poisoned = Dataset.of(Shape.of(1, 8, 8), nan, new int[8], null);
+            Dataset poisoned = Dataset.of(Shape.of(1, 8, 8), nan, new int[8], names(3));
             ArithmeticException diverged = assertThrows(ArithmeticException.class, () -> t.fit(poisoned, null, 1));
             assertTrue(diverged.getMessage().contains("epoch 1, step 1"), diverged.getMessage());
         }

@@ -57,7 +57,7 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--hidden-layers", defaultValue = "1", description = "K: hidden [FC → RELU] layers (default ${DEFAULT-VALUE}).")
     int hiddenLayers;
 
-    @Option(names = "--hidden-units", split = ",", defaultValue = "128", description = "Units per hidden FC layer (default ${DEFAULT-VALUE}).")
+    @Option(names = "--hidden-units", split = ",", description = "Units per hidden FC layer (default 128 each).")
     int[] hiddenUnits;
 
     @Option(names = "--num-classes", description = "Outputs of the last FC layer (default: the number of classes in the data).")
@@ -151,7 +151,7 @@ final class TrainCommand implements Callable<Integer> {
         } else {
             int classes = numClasses != null ? numClasses : train.classes();
             Network net = LecturePattern.builder(image).convsPerBlock(convsPerBlock).blocks(blocks).blockChannels(channels)
-                    .hiddenLayers(hiddenLayers).hiddenUnits(hiddenUnits).classes(classes).kernelSize(kernelSize).seed(seed).build();
+                    .hiddenLayers(hiddenLayers).hiddenUnits(hiddenUnits != null ? hiddenUnits : java.util.stream.IntStream.range(0, Math.max(0, hiddenLayers)).map(i -> 128).toArray()).classes(classes).kernelSize(kernelSize).seed(seed).build();
             graph = net.toGraph();
         }
         Backends.Choice choice = backend.resolve();

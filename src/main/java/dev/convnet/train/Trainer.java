@@ -59,8 +59,8 @@ public final class Trainer implements AutoCloseable {
     private final Augmentation augmentation;
     private final TrainingOptions options;
     private final List<TrainingListener> listeners;
-    private final Map<Integer, TrainingSession> sessions = new HashMap<>();
-    private final Map<Integer, float[]> imageBuffers = new HashMap<>();
+    private final Map<Shape, TrainingSession> sessions = new HashMap<>();
+    private final Map<Integer, float[]> imageBuffers = new HashMap<>(); // by length
     private final Map<Integer, int[]> labelBuffers = new HashMap<>();
     private History history = new History();
     private int epochsDone;
@@ -140,11 +140,11 @@ public final class Trainer implements AutoCloseable {
 
     private TrainingSession session(int n, Shape imageShape) {
         checkOpen();
-        TrainingSession s = sessions.get(n);
+        int[] dims = new int[imageShape.rank() + 1];
+        dims[0] = n;
+        System.arraycopy(imageShape.dims(), 0, dims, 1, imageShape.rank());
+        TrainingSession s = sessions.get(Shape.of(dims));
         if (s == null) {
-            int[] dims = new int[imageShape.rank() + 1];
-            dims[0] = n;
-            System.arraycopy(imageShape.dims(), 0, dims, 1, imageShape.rank());
             try {
                 s = TrainingSession.compile(graph, parameters, Map.of(graph.inputNames().getFirst(), Shape.of(dims)), options);
             } catch (ShapeException e) {
@@ -153,7 +153,7 @@ public final class Trainer implements AutoCloseable {
                 wrapped.initCause(e);
                 throw wrapped;
             }
-            sessions.put(n, s);
+            sessions.put(Shape.of(dims), s);
         }
         return s;
     }
@@ -197,7 +197,7 @@ public final class Trainer implements AutoCloseable {
             long start = System.nanoTime();
             for (int b = 0; b < count; b++) {
                 int n = batches.size(b);
-                float[] images = imageBuffers.computeIfAbsent(n, k -> new float[k * train.imageSize()]);
+                float[] images = imageBuffers.computeIfAbsent(n * train.imageSize(), float[]::new);
                 int[] labels = labelBuffers.computeIfAbsent(n, k -> new int[k]);
                 batches.fill(b, images, labels);
                 TrainingSession s = session(n, image);
@@ -260,7 +260,7 @@ public final class Trainer implements AutoCloseable {
         long correct = 0;
         for (int b = 0; b < batches.count(); b++) {
             int n = batches.size(b);
-            float[] images = imageBuffers.computeIfAbsent(n, k -> new float[k * data.imageSize()]);
+            float[] images = imageBuffers.computeIfAbsent(n * data.imageSize(), float[]::new);
             int[] labels = labelBuffers.computeIfAbsent(n, k -> new int[k]);
             batches.fill(b, images, labels);
             TrainingSession s = session(n, data.imageShape());
