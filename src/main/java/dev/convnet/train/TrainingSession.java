@@ -27,9 +27,11 @@ import java.util.Objects;
  * }</pre>
  *
  * <p>Modes: a training-mode forward runs batch norm with batch statistics (and updates its running statistics in
- * the set) and dropout with masks; an inference-mode forward runs them as a compiled inference session does. A batch
- * norm whose scale and shift are both frozen always runs in inference mode and keeps its statistics. Frozen flags are
- * read when the session is compiled.
+ * the set) and dropout with masks; an inference-mode forward runs them as a compiled inference session does. Even in
+ * a training-mode pass, a batch norm whose scale and shift are both frozen runs in inference mode and keeps its
+ * statistics, and so does every node of a frozen feature extractor (no trained parameter on it or before it, so no
+ * gradient flows through it): a frozen backbone computes what an inference session computes. Frozen flags are read
+ * when the session is compiled.
  *
  * <p>Thread-safety: not thread-safe: one thread drives a training session. {@link #close()} is idempotent; calls after
  * it throw {@link IllegalStateException}. The parameter set must stay open while the session is used.

@@ -1,7 +1,6 @@
 package dev.convnet.internal.train;
 
 import dev.convnet.internal.exec.RunGuard;
-import dev.convnet.layer.BatchNorm;
 import dev.convnet.layer.Layer;
 import dev.convnet.net.BackendKind;
 import dev.convnet.net.Graph;
@@ -50,7 +49,7 @@ public final class ArrayTrainingSession implements TrainingSession {
     private final GradKernel[] kernels;
     private final int[][] nodeInputs;
     private final int[] nodeOutput;
-    private final boolean[] nodeTrains; // training-mode forward for this node (false: frozen batch norm)
+    private final boolean[] nodeTrains; // training-mode forward for this node ({@link TrainingModes})
     private final Parameter[][] nodeParams;
     private final float[][][] paramValues;
     private final float[][][] paramGradients; // null entries: not trained
@@ -113,7 +112,6 @@ public final class ArrayTrainingSession implements TrainingSession {
                         anyTrained = true;
                     }
                 }
-                nodeTrains[k] = !(r.layer() instanceof BatchNorm) || anyTrained;
                 boolean needs = anyTrained;
                 for (int s : nodeInputs[k]) needs |= grads.get(s);
                 nodeOutput[k] = vals.size();
@@ -126,6 +124,7 @@ public final class ArrayTrainingSession implements TrainingSession {
             factory.close();
             throw e;
         }
+        System.arraycopy(TrainingModes.of(graph, parameters, inputGradients), 0, nodeTrains, 0, n);
         outputSlots = outputNames.stream().mapToInt(slot::get).toArray();
         values = vals.toArray(new float[0][]);
         needsGradient = new boolean[values.length];
