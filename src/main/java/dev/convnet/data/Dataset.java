@@ -1,5 +1,13 @@
 package dev.convnet.data;
 
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+
 import dev.convnet.shape.Shape;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -12,8 +20,8 @@ import java.util.SplittableRandom;
  * {@link #imageShape()} {@code [channels, height, width]} (row-major, no batch dimension) and an int label in
  * {@code [0, }{@link #classes()}{@code )}, with one name per class.
  *
- * <p>Storage: the pixels of all examples live in one {@code float[]} that is never written after it is
- * filled, and every dataset derived from this one ({@link #filterClasses}, {@link #subset},
+ * <p>Storage: the pixels of all examples live in one {@code float[]} (or one read-only mapped file, {@link #mapped})
+ * that is never written after it is filled, and every dataset derived from this one ({@link #filterClasses}, {@link #subset},
  * {@link #samplePerClass}, {@link #split}, {@link #normalized}, {@link #withClassNames}) shares it: a derived
  * dataset holds only its own row indices and labels (8 bytes per example) and, for {@link #normalized}, the
  * per-channel mean and standard deviation, applied when an image is read. One array limits a dataset to
@@ -34,14 +42,15 @@ public final class Dataset {
 
     private final Shape imageShape;
     private final int imageSize;
-    private final float[] pixels;
+    /** The pixels: a heap segment over a float[], or a file mapped read-only ({@link #mapped}). */
+    private final MemorySegment pixels;
     /** The row of {@link #pixels} holding example i; null when example i is row i. */
     private final int[] rows;
     private final int[] labels;
     private final List<String> classNames;
     private final List<Normalization> normalizations;
 
-    private Dataset(Shape imageShape, float[] pixels, int[] rows, int[] labels, List<String> classNames,
+    private Dataset(Shape imageShape, MemorySegment pixels, int[] rows, int[] labels, List<String> classNames,
                     List<Normalization> normalizations) {
         this.imageShape = imageShape;
         this.imageSize = (int) imageShape.elementCount();
@@ -68,6 +77,31 @@ public final class Dataset {
 
     /** Like {@link #of} but takes ownership of the arrays instead of copying them (for this package's readers). */
     static Dataset wrap(Shape imageShape, float[] images, int[] labels, List<String> classNames) {
+        return checked(imageShape, MemorySegment.ofArray(images), labels, classNames);
+    }
+
+    /**
+     * A dataset whose images are read from {@code file}: {@code labels.length} images of {@code imageShape}, row-major
+     * float32 in the platform's byte order, one after another (as a feature cache writes them), mapped read-only into memory that the
+     * garbage collector unmaps once no dataset uses it. For data larger than the heap: the operating system pages it in
+     * and out.
+     *
+     * @throws IllegalArgumentException as {@link #of}, or if the file's size differs from what the labels and shape need
+     * @throws IOException if the file cannot be mapped
+     */
+    public static Dataset mapped(Path file, Shape imageShape, int[] labels, List<String> classNames) throws IOException {
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            long need = (long) labels.length * imageShape.elementCount() * Float.BYTES;
+            if (ch.size() != need) {
+                throw new IllegalArgumentException(file + " holds " + ch.size() + " bytes, " + labels.length + " images of " + imageShape
+                        + " need " + need);
+            }
+            MemorySegment m = ch.map(FileChannel.MapMode.READ_ONLY, 0, need, Arena.ofAuto());
+            return checked(imageShape, m, labels.clone(), classNames);
+        }
+    }
+
+    private static Dataset checked(Shape imageShape, MemorySegment images, int[] labels, List<String> classNames) {
         Objects.requireNonNull(imageShape, "imageShape");
         if (imageShape.rank() != 3) {
             throw new IllegalArgumentException("image shape " + imageShape
@@ -78,8 +112,9 @@ public final class Dataset {
                     + " elements, more than a float array holds (" + MAX_FLOATS + ")");
         }
         long size = imageShape.elementCount();
-        if (images.length != labels.length * size) {
-            throw new IllegalArgumentException("images hold " + images.length + " floats, but " + labels.length
+        long floats = images.byteSize() / Float.BYTES;
+        if (floats != labels.length * size) {
+            throw new IllegalArgumentException("images hold " + floats + " floats, but " + labels.length
                     + " labels of images " + imageShape + " (" + size + " floats each) need "
                     + labels.length * size);
         }
@@ -147,7 +182,7 @@ public final class Dataset {
         Objects.checkIndex(i, labels.length);
         Objects.checkFromIndexSize(offset, imageSize, dest.length);
         int row = rows == null ? i : rows[i];
-        System.arraycopy(pixels, row * imageSize, dest, offset, imageSize);
+        MemorySegment.copy(pixels, ValueLayout.JAVA_FLOAT_UNALIGNED, (long) row * imageSize * Float.BYTES, dest, offset, imageSize);
         int plane = imageSize / imageShape.dim(0);
         for (Normalization n : normalizations) {
             for (int c = 0, o = offset; c < n.mean.length; c++) {
