@@ -526,7 +526,7 @@ class OpGradientTest {
         for (Case c : cases) {
             assertTrainingForwardIsInference(c);
             String key = "Large/" + c.layer().kind();
-            JAVA_ERRORS.merge(key, GradientHarness.javaAgainstReference(c, JAVA_RTOL, JAVA_ATOL), Errors::max);
+            JAVA_ERRORS.merge(key, GradientHarness.javaAgainstReference(c, JAVA_RTOL, JAVA_ATOL), Report::max);
             CASES.merge(key, 1, Integer::sum);
         }
     }
