@@ -183,6 +183,9 @@ public final class Trainer implements AutoCloseable {
     public History fit(Dataset train, Dataset validation, int epochs) {
         Objects.requireNonNull(train, "train");
         if (train.size() == 0) throw new IllegalArgumentException("the training set is empty");
+        if (parameters.trainedElementCount() == 0) {
+            throw new IllegalArgumentException("nothing to train: every parameter of the graph is frozen (or it has none)");
+        }
         stopRequested = false;
         int first = epochsDone + 1;
         for (TrainingListener l : listeners) l.onFitStart(this, first, epochs);
