@@ -128,7 +128,7 @@ class GraphTest {
              Session b = g.compile(in, SessionOptions.defaults().withBackend(BackendKind.REFERENCE))) {
             assertArrayEquals(a.run(x), b.run(x));
             assertArrayEquals(a.run(x), a.run(Map.of(Session.INPUT, x)).get(Session.OUTPUT));
-            assertEquals(a.graphSummary().totalFlops(), b.graphSummary().totalFlops());
+            assertEquals(a.summary().totalFlops(), b.summary().totalFlops());
         }
     }
 

@@ -168,7 +168,7 @@ class SessionTest {
     void summaryTableListsEveryLayer() {
         Network net = LecturePattern.builder(Shape.of(3, 32, 32)).convsPerBlock(1).blocks(1).blockChannels(6)
                 .kernelSize(5).convPadding(Padding.valid()).classes(10).seed(3).build();
-        String table = net.plan(Shape.of(1, 3, 32, 32)).toString();
+        String table = net.plan(Shape.of(1, 3, 32, 32)).layerTable();
         assertTrue(table.contains("Conv2d(3→6, 5×5, s=1, valid)"), table);
         assertTrue(table.contains("[6, 28, 28]") && table.contains("[6, 14, 14]") && table.contains("[1176]"), table);
         assertTrue(table.contains("total"), table);
