@@ -55,20 +55,6 @@ class ChannelsLastTest {
         }
     }
 
-    private static Conv2d conv(int in, int out, SplittableRandom r) {
-        float[] w = new float[out * in * 9];
-        for (int i = 0; i < w.length; i++) w[i] = r.nextInt(-2, 3);
-        float[] b = new float[out];
-        for (int i = 0; i < b.length; i++) b[i] = r.nextInt(-2, 3);
-        return Conv2d.builder(in, out, 3).padding(Padding.same()).weights(w).bias(b).build();
-    }
-
-    private static float[] integers(Shape s, SplittableRandom r) {
-        float[] x = new float[(int) s.elementCount()];
-        for (int i = 0; i < x.length; i++) x[i] = r.nextInt(-3, 4);
-        return x;
-    }
-
     /**
      * Two inputs, a residual block on x with skip added, and three outputs: y = relu(conv(relu(conv(x))) + skip),
      * cat = concat(y, skip) (both 4-D) and scores = flatten(average pool(cat)) (2-D, the same in both layouts).
@@ -76,8 +62,8 @@ class ChannelsLastTest {
     private static Graph residualWithTwoInputs() {
         SplittableRandom r = new SplittableRandom(5);
         return Graph.builder().input("x").input("skip")
-                .node("c1", conv(4, 4, r), "x").node("r1", Activation.relu(), "c1")
-                .node("c2", conv(4, 4, r), "r1").node("sum", Binary.add(), "c2", "skip")
+                .node("c1", GraphTest.conv(4, 4, r), "x").node("r1", Activation.relu(), "c1")
+                .node("c2", GraphTest.conv(4, 4, r), "r1").node("sum", Binary.add(), "c2", "skip")
                 .node("y", Activation.relu(), "sum")
                 .node("cat", Concat.of(1), "y", "skip")
                 .node("pool", GlobalPool2d.average(), "cat").node("scores", new Flatten(), "pool")
@@ -88,8 +74,8 @@ class ChannelsLastTest {
     void graphsWithSeveralInputsAndOutputsTakeAndGiveNhwcOnEveryBackend() {
         Graph g = residualWithTwoInputs();
         Shape in = Shape.of(2, 4, 5, 6);
-        SplittableRandom r = new SplittableRandom(9);
-        Map<String, float[]> nchwIn = Map.of("x", integers(in, r), "skip", integers(in, r));
+        int n = (int) in.elementCount();
+        Map<String, float[]> nchwIn = Map.of("x", GraphTest.integers(n, 9), "skip", GraphTest.integers(n, 10));
         Map<String, float[]> nhwcIn = new LinkedHashMap<>();
         nchwIn.forEach((k, v) -> nhwcIn.put(k, toNhwc(v, in)));
         Map<String, Shape> shapes = Map.of("x", in, "skip", in);
@@ -113,11 +99,11 @@ class ChannelsLastTest {
     void everyRunMethodOfAChannelsLastGraphGivesTheSameNhwcResult() {
         SplittableRandom r = new SplittableRandom(11);
         Graph g = Graph.builder().input("x")
-                .node("c1", conv(4, 4, r), "x").node("r1", Activation.relu(), "c1")
-                .node("c2", conv(4, 4, r), "r1").node("sum", Binary.add(), "c2", "x")
+                .node("c1", GraphTest.conv(4, 4, r), "x").node("r1", Activation.relu(), "c1")
+                .node("c2", GraphTest.conv(4, 4, r), "r1").node("sum", Binary.add(), "c2", "x")
                 .node("y", Activation.relu(), "sum").output("y").build();
         Shape in = Shape.of(2, 4, 5, 6);
-        float[] x = integers(in, r);
+        float[] x = GraphTest.integers((int) in.elementCount(), 12);
         for (BackendKind kind : BackendKind.values()) {
             SessionOptions o = SessionOptions.defaults().withBackend(kind).withThreads(2);
             try (Session nchw = g.compile(in, o); Session nhwc = g.compile(in, o.withChannelsLast(true));

@@ -76,7 +76,7 @@ public interface Session extends AutoCloseable {
     /**
      * Runs the network from the caller's input segment into the caller's output segment: on oneDNN without any
      * copy. Both hold row-major floats of {@link #inputShape()} and {@link #outputShape()}; the output must be
-     * writable. In steady state this allocates nothing on the Java heap (oneDNN backend).
+     * writable. In steady state this allocates nothing on the Java heap, on every backend.
      *
      * <p>The caller keeps both segments' arenas open until the call returns.
      *
@@ -88,7 +88,7 @@ public interface Session extends AutoCloseable {
 
     /**
      * Runs the network from {@code input} into {@code output} (row-major, exactly the shapes' element counts):
-     * one copy in, one copy out, no other allocation on the oneDNN backend.
+     * one copy in, one copy out, no other allocation in steady state.
      *
      * @throws dev.convnet.shape.ShapeException if a length differs from its shape's element count
      * @throws IllegalStateException if the session is closed
