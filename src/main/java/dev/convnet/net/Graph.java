@@ -83,11 +83,11 @@ public final class Graph {
     private final List<Node> nodes;
     private final List<String> outputs;
     /** Made by {@link #of(Network)}: planning errors name "layer i", as a network's always have. */
-    private final boolean layers;
+    private final boolean layerChain;
 
     private Graph(List<String> inputs, Map<String, Constant> constants, List<Node> nodes, List<String> outputs,
-                  boolean layers) {
-        this.layers = layers;
+                  boolean layerChain) {
+        this.layerChain = layerChain;
         this.inputs = List.copyOf(inputs);
         this.constants = Collections.unmodifiableMap(new LinkedHashMap<>(constants));
         this.nodes = List.copyOf(nodes);
@@ -182,7 +182,7 @@ public final class Graph {
             updated.add(new Node(n.name(), n.layer().withParameters(v), n.inputs(), n.output(), names));
         }
         if (!unknown.isEmpty()) throw new IllegalArgumentException("no parameters named " + unknown + " in the graph");
-        return new Graph(inputs, constants, updated, outputs, layers);
+        return new Graph(inputs, constants, updated, outputs, layerChain);
     }
 
     /**
@@ -217,7 +217,7 @@ public final class Graph {
             try {
                 out = n.layer().outputShape(in);
             } catch (ShapeException e) {
-                String node = layers ? "layer " + index : "node " + index + " '" + n.name() + "'";
+                String node = layerChain ? "layer " + index : "node " + index + " '" + n.name() + "'";
                 ShapeException wrapped = new ShapeException(node + " " + n.layer() + " on "
                         + (in.size() == 1 ? "input " + in.getFirst() : "inputs " + in) + ": " + e.getMessage());
                 wrapped.initCause(e);
