@@ -186,32 +186,11 @@ final class OneDnnPlan {
     /** A named constant operand (for example an ONNX initializer used by an element-wise operation). */
     record ConstantTensor(Shape shape, float[] values) {}
 
-    /** The chain {@code input → layer 1 → … → layer n} as nodes. */
-    static List<PlanNode> chain(List<Layer> layers) {
-        List<PlanNode> nodes = new ArrayList<>();
-        for (int i = 0; i < layers.size(); i++) {
-            nodes.add(new PlanNode("#" + (i + 1) + " " + layers.get(i), layers.get(i), List.of(i == 0 ? "input" : "t" + i),
-                    i == layers.size() - 1 ? "output" : "t" + (i + 1)));
-        }
-        return nodes;
-    }
-
     private final Map<String, Act> acts = new HashMap<>();
     private final Map<String, Integer> uses = new HashMap<>();
     private final Map<String, List<Integer>> consumers = new HashMap<>();
     private final Map<String, ConstantTensor> constants;
     private List<PlanNode> nodes;
-
-    /**
-     * Compiles a sequential network for {@code input}. The caller owns {@code scope} and closes it on failure.
-     *
-     * @param javaKernels makes the Java kernel for a layer oneDNN has no primitive for
-     */
-    OneDnnPlan(NativeScope scope, List<Layer> layers, Shape input, int threads, boolean fusion, boolean channelsLast,
-               JavaNodes javaKernels) {
-        this(scope, chain(layers), new LinkedHashMap<>(Map.of("input", input)), Map.of(), List.of("output"), threads,
-                fusion, channelsLast, javaKernels);
-    }
 
     /**
      * Compiles a graph of nodes (in topological order) from the named inputs to the named outputs. The caller owns
