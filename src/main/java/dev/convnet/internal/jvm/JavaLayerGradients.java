@@ -191,11 +191,12 @@ final class JavaLayerGradients {
     /**
      * MaxPool2d and AvgPool2d, parallel over runs of channel planes. Each output row is computed at once: for every
      * window row and column (in window order) one pass over the row's outputs compares or adds the input each reads,
-     * so the inner loops are long and branch-free instead of one short window loop per output. Max pooling keeps, per
-     * output, the input index of the first maximum in window order (a later element must be strictly greater to
-     * replace it; a window of −∞ keeps its first element; NaN wins and stays, as in {@link Math#max}). Average
-     * pooling divides by the forward divisor, precomputed per output position (positions inside the padded input,
-     * or real elements only; with ceil mode, positions beyond the padded input never count).
+     * so the inner loops are long instead of one short window loop per output; windows that all lie inside the input
+     * take one short loop per window instead ({@link #insideMax}). Max pooling keeps, per output, the input index of
+     * the first maximum in window order (a later element must be strictly greater, −0 equal to +0), chosen without
+     * branches ({@link #orderKey}), and outputs that element. Average pooling divides by the forward divisor,
+     * precomputed per output position (positions inside the padded input, or real elements only; with ceil mode,
+     * positions beyond the padded input never count).
      */
     private static final class Pool implements GradKernel {
         private final Parallel parallel;
@@ -272,9 +273,10 @@ final class JavaLayerGradients {
         @Override
         public void forward(float[][] inputs, float[][] params, float[] output, boolean training) {
             float[] x = inputs[0];
+            int windowTaps = kh * kw;
             parallel.forEach(tasks, t -> {
-                float[] m = new float[outW];
-                int[] arg = new int[outW];
+                float[] sum = max ? null : new float[outW];
+                long[] best = max ? new long[outW] : null;
                 for (int p = t * perTask; p < Math.min(planes, (t + 1) * perTask); p++) {
                     int xp = p * inH * inW;
                     if (inside && max) {
@@ -283,37 +285,37 @@ final class JavaLayerGradients {
                     }
                     for (int oy = 0; oy < outH; oy++) {
                         int y0 = oy * sh - padTop;
-                        int yLo = Math.max(0, y0);
-                        int yHi = Math.min(inH, y0 + kh);
                         int yo = (p * outH + oy) * outW;
-                        Arrays.fill(m, max ? Float.NEGATIVE_INFINITY : 0f);
-                        Arrays.fill(arg, -1);
-                        for (int iy = yLo; iy < yHi; iy++) {
+                        if (max) {
+                            Arrays.fill(best, Long.MIN_VALUE);
+                        } else {
+                            Arrays.fill(sum, 0f);
+                        }
+                        for (int iy = Math.max(0, y0); iy < Math.min(inH, y0 + kh); iy++) {
                             int r = xp + iy * inW - padLeft;
                             for (int j = 0; j < kw; j++) {
                                 int base = r + j;
                                 if (max) {
+                                    long code = windowTaps - 1 - ((iy - y0) * kw + j);
                                     for (int ox = lo[j]; ox < hi[j]; ox++) {
-                                        float v = x[base + ox * sw];
-                                        boolean take = v > m[ox] || (v != v && m[ox] == m[ox]);
-                                        m[ox] = take ? v : m[ox];
-                                        arg[ox] = take ? base + ox * sw : arg[ox];
+                                        best[ox] = Math.max(best[ox], ((long) orderKey(x[base + ox * sw]) << 32) | code);
                                     }
                                 } else {
                                     for (int ox = lo[j]; ox < hi[j]; ox++) {
-                                        m[ox] += x[base + ox * sw];
+                                        sum[ox] += x[base + ox * sw];
                                     }
                                 }
                             }
                         }
                         for (int ox = 0; ox < outW; ox++) {
-                            if (!max) {
-                                output[yo + ox] = m[ox] / divisor[oy * outW + ox];
-                                continue;
+                            if (max) {
+                                int tap = windowTaps - 1 - (int) best[ox];
+                                int arg = xp + (y0 + tap / kw) * inW + ox * sw - padLeft + tap % kw;
+                                argmax[yo + ox] = arg;
+                                output[yo + ox] = x[arg];
+                            } else {
+                                output[yo + ox] = sum[ox] / divisor[oy * outW + ox];
                             }
-                            output[yo + ox] = m[ox];
-                            // a window of −∞ only: its first real element
-                            argmax[yo + ox] = arg[ox] >= 0 ? arg[ox] : xp + yLo * inW + Math.max(0, ox * sw - padLeft);
                         }
                     }
                 }
@@ -323,23 +325,33 @@ final class JavaLayerGradients {
         /** Max pooling of one plane whose windows all lie inside the input: one pass over each window's taps. */
         private void insideMax(float[] x, float[] output, int p, int xp) {
             int[] taps = this.taps;
+            int last = taps.length - 1;
             for (int oy = 0; oy < outH; oy++) {
                 int row = xp + (oy * sh - padTop) * inW - padLeft;
                 int yo = (p * outH + oy) * outW;
                 for (int ox = 0; ox < outW; ox++) {
                     int o = row + ox * sw;
-                    float m = x[o];
-                    int arg = o;
-                    for (int k = 1; k < taps.length; k++) {
-                        float v = x[o + taps[k]];
-                        boolean take = v > m || (v != v && m == m);
-                        m = take ? v : m;
-                        arg = take ? o + taps[k] : arg;
+                    long best = ((long) orderKey(x[o]) << 32) | last;
+                    for (int k = 1; k <= last; k++) {
+                        best = Math.max(best, ((long) orderKey(x[o + taps[k]]) << 32) | (last - k));
                     }
-                    output[yo + ox] = m;
+                    int arg = o + taps[last - (int) best];
                     argmax[yo + ox] = arg;
+                    output[yo + ox] = x[arg];
                 }
             }
+        }
+
+        /**
+         * An int that orders like the float under {@code <} (−0 and +0 equal, as {@code >} sees them; a positive NaN
+         * above +∞). With the tap's reversed window index in the low half, the first maximum of a window is the
+         * largest such long, which {@link Math#max(long, long)} finds without branches: a branch on
+         * {@code v > best} mispredicts on every other random input (measured 6.6 against 1.7 ms for 2×2 pooling of
+         * 64×32×28×28 on one core).
+         */
+        private static int orderKey(float v) {
+            int bits = Float.floatToRawIntBits(v + 0f); // −0 + 0 = +0
+            return bits ^ ((bits >> 31) & 0x7fffffff);
         }
 
         @Override
