@@ -85,25 +85,43 @@ public final class GradientHarness {
      * {@code atol + rtol·|fd|}.
      */
     public static void checkFiniteDifferences(Case c, double h, double rtol, double atol, int maxPerTensor) {
+        finiteDifferences(c, h, rtol, atol, maxPerTensor);
+    }
+
+    /** How far a check came from its tolerance: the largest |error| and the largest |error|/tolerance seen. */
+    public record Report(double maxError, double worstRatio, int checked) {
+        /** The larger of both reports, element by element. */
+        public Report max(Report o) {
+            return new Report(Math.max(maxError, o.maxError), Math.max(worstRatio, o.worstRatio), checked + o.checked);
+        }
+
+        /** Nothing checked yet. */
+        public static final Report NONE = new Report(0, 0, 0);
+    }
+
+    /** {@link #checkFiniteDifferences}, returning how close the worst element came to the tolerance. */
+    public static Report finiteDifferences(Case c, double h, double rtol, double atol, int maxPerTensor) {
         GradKernel k = new ReferenceGradients().create(c.layer(), c.inputs(), c.output());
         Gradients g = run(k, c);
         List<String> failures = new ArrayList<>();
+        double[] worst = new double[3];
         for (int i = 0; i < c.x().length; i++) {
-            compareFd(k, c, c.x(), i, true, g.inputs()[i], h, rtol, atol, maxPerTensor, "input " + i, failures);
+            compareFd(k, c, c.x(), i, true, g.inputs()[i], h, rtol, atol, maxPerTensor, "input " + i, failures, worst);
         }
         for (int j = 0; j < c.params().length; j++) {
             if (g.params()[j] == null) continue;
             compareFd(k, c, c.params(), j, false, g.params()[j], h, rtol, atol, maxPerTensor,
-                    "parameter " + c.layer().parameterNames().get(j), failures);
+                    "parameter " + c.layer().parameterNames().get(j), failures, worst);
         }
         if (!failures.isEmpty()) {
             fail(c.layer() + " on " + c.inputs() + ": " + failures.size() + " gradient elements differ from finite differences, e.g. "
                     + failures.subList(0, Math.min(5, failures.size())));
         }
+        return new Report(worst[0], worst[1], (int) worst[2]);
     }
 
     private static void compareFd(GradKernel k, Case c, float[][] tensors, int t, boolean isInput, float[] analytic, double h,
-                                  double rtol, double atol, int max, String what, List<String> failures) {
+                                  double rtol, double atol, int max, String what, List<String> failures, double[] worst) {
         int n = tensors[t].length;
         int step = Math.max(1, n / max);
         for (int e = 0; e < n; e += step) {
@@ -116,7 +134,12 @@ public final class GradientHarness {
             double lp = isInput ? loss(k, c, plus, c.params()) : loss(k, c, copy(c.x()), plus);
             double lm = isInput ? loss(k, c, minus, c.params()) : loss(k, c, copy(c.x()), minus);
             double fd = (lp - lm) / (hp + hm);
-            if (!(Math.abs(fd - analytic[e]) <= atol + rtol * Math.abs(fd))) {
+            double err = Math.abs(fd - analytic[e]);
+            double tol = atol + rtol * Math.abs(fd);
+            worst[0] = Math.max(worst[0], err);
+            worst[1] = Math.max(worst[1], err / tol);
+            worst[2]++;
+            if (!(err <= tol)) {
                 failures.add(what + "[" + e + "]: analytic " + analytic[e] + ", finite difference " + fd);
             }
         }
@@ -138,6 +161,64 @@ public final class GradientHarness {
                 }
             }
         }
+    }
+
+    private static final double U = 0x1p-24;
+
+    /** Higham's {@code γ_n = n·u/(1 − n·u)}, {@code u = 2⁻²⁴}: the relative error bound of an n-term float sum of products. */
+    public static double gamma(long n) {
+        return n * U / (1 - n * U);
+    }
+
+    /**
+     * The number of rounded terms behind each result of one case: the output and each input and parameter gradient
+     * (an entry per input and per parameter; unused for gradients that are not computed).
+     */
+    public record Terms(long output, long[] inputs, long[] params) {
+    }
+
+    /**
+     * Checks the Java training forward and backward passes against the reference with a worst-case bound: every
+     * element must satisfy {@code |java − ref| ≤ γ_n·S + u·|ref|}, where n is the element's tensor's term count and
+     * S the same element computed by the reference on {@code magnitudes}, the case with the absolute values of every
+     * factor (so S = Σ|tᵢ| for results that are sums of products tᵢ, Higham §3.1 and §4.2, in any summation order,
+     * with or without FMA). A failure is a bug, not bad luck.
+     *
+     * @return how close the worst element came: its |error| and its |error| / bound
+     */
+    public static Report checkJavaAgainstReferenceBound(Case c, Case magnitudes, Terms n, int threads) {
+        Gradients ref = run(new ReferenceGradients().create(c.layer(), c.inputs(), c.output()), c);
+        Gradients s = run(new ReferenceGradients().create(c.layer(), c.inputs(), c.output()), magnitudes);
+        try (JavaGradients java = new JavaGradients(threads)) {
+            Gradients got = run(java.create(c.layer(), c.inputs(), c.output()), c);
+            Report r = bound("output", ref.output(), s.output(), got.output(), n.output(), c, threads);
+            for (int i = 0; i < ref.inputs().length; i++) {
+                r = r.max(bound("∂L/∂input " + i, ref.inputs()[i], s.inputs()[i], got.inputs()[i], n.inputs()[i], c, threads));
+            }
+            for (int j = 0; j < ref.params().length; j++) {
+                if (ref.params()[j] == null) continue;
+                r = r.max(bound("∂L/∂" + c.layer().parameterNames().get(j), ref.params()[j], s.params()[j], got.params()[j],
+                        n.params()[j], c, threads));
+            }
+            return r;
+        }
+    }
+
+    private static Report bound(String what, float[] ref, float[] s, float[] got, long terms, Case c, int threads) {
+        double g = gamma(terms);
+        double maxErr = 0;
+        double worst = 0;
+        for (int i = 0; i < ref.length; i++) {
+            double err = Math.abs((double) got[i] - ref[i]);
+            double tol = g * Math.abs(s[i]) + U * Math.abs(ref[i]);
+            if (!(err <= tol)) {
+                fail(c.layer() + " on " + c.inputs() + ", " + threads + " threads: " + what + "[" + i + "] = " + got[i]
+                        + ", reference " + ref[i] + ", |diff| " + err + " > γ_" + terms + "·S + u·|ref| = " + tol);
+            }
+            maxErr = Math.max(maxErr, err);
+            if (err > 0) worst = Math.max(worst, err / tol);
+        }
+        return new Report(maxErr, worst, ref.length);
     }
 
     /** Element-wise closeness with a message naming the worst element. */
