@@ -97,11 +97,31 @@ public final class GradientHarness {
 
         /** Nothing checked yet. */
         public static final Report NONE = new Report(0, 0, 0);
+
+        /** The same maxima as {@link Errors}. */
+        public Errors errors() {
+            return new Errors(maxError, worstRatio);
+        }
+    }
+
+    /** The largest absolute error a check saw, and the largest ratio of an error to its tolerance (≤ 1 passes). */
+    public record Errors(double maxAbs, double maxRatio) {
+        /** No error seen yet. */
+        public static final Errors NONE = new Errors(0, 0);
+
+        /** The larger of both fields. */
+        public Errors max(Errors o) {
+            return new Errors(Math.max(maxAbs, o.maxAbs), Math.max(maxRatio, o.maxRatio));
+        }
     }
 
     /** {@link #checkFiniteDifferences}, returning how close the worst element came to the tolerance. */
     public static Report finiteDifferences(Case c, double h, double rtol, double atol, int maxPerTensor) {
-        GradKernel k = new ReferenceGradients().create(c.layer(), c.inputs(), c.output());
+        return finiteDifferences(new ReferenceGradients().create(c.layer(), c.inputs(), c.output()), c, h, rtol, atol, maxPerTensor);
+    }
+
+    /** {@link #checkFiniteDifferences} of the given kernel (for tests of the check itself). */
+    public static Report finiteDifferences(GradKernel k, Case c, double h, double rtol, double atol, int maxPerTensor) {
         Gradients g = run(k, c);
         List<String> failures = new ArrayList<>();
         double[] worst = new double[3];
@@ -137,7 +157,7 @@ public final class GradientHarness {
             double err = Math.abs(fd - analytic[e]);
             double tol = atol + rtol * Math.abs(fd);
             worst[0] = Math.max(worst[0], err);
-            worst[1] = Math.max(worst[1], err / tol);
+            worst[1] = Math.max(worst[1], tol > 0 ? err / tol : err == 0 ? 0 : Double.POSITIVE_INFINITY);
             worst[2]++;
             if (!(err <= tol)) {
                 failures.add(what + "[" + e + "]: analytic " + analytic[e] + ", finite difference " + fd);
@@ -150,16 +170,38 @@ public final class GradientHarness {
      * {@code atol + rtol·|ref|}.
      */
     public static void checkJavaAgainstReference(Case c, double rtol, double atol) {
+        javaAgainstReference(c, rtol, atol);
+    }
+
+    /** {@link #checkJavaAgainstReference}, returning the largest errors it saw. */
+    public static Errors javaAgainstReference(Case c, double rtol, double atol) {
         Gradients ref = run(new ReferenceGradients().create(c.layer(), c.inputs(), c.output()), c);
+        double[] t = new double[2];
         try (JavaGradients java = new JavaGradients(2)) {
             Gradients got = run(java.create(c.layer(), c.inputs(), c.output()), c);
             assertClose("output", ref.output(), got.output(), rtol, atol, c);
-            for (int i = 0; i < ref.inputs().length; i++) assertClose("∂L/∂input " + i, ref.inputs()[i], got.inputs()[i], rtol, atol, c);
+            track(t, ref.output(), got.output(), rtol, atol);
+            for (int i = 0; i < ref.inputs().length; i++) {
+                assertClose("∂L/∂input " + i, ref.inputs()[i], got.inputs()[i], rtol, atol, c);
+                track(t, ref.inputs()[i], got.inputs()[i], rtol, atol);
+            }
             for (int j = 0; j < ref.params().length; j++) {
                 if (ref.params()[j] != null) {
                     assertClose("∂L/∂" + c.layer().parameterNames().get(j), ref.params()[j], got.params()[j], rtol, atol, c);
+                    track(t, ref.params()[j], got.params()[j], rtol, atol);
                 }
             }
+        }
+        return new Errors(t[0], t[1]);
+    }
+
+    private static void track(double[] t, float[] expected, float[] actual, double rtol, double atol) {
+        for (int i = 0; i < expected.length; i++) {
+            double err = Math.abs((double) expected[i] - actual[i]);
+            double tol = atol + rtol * Math.abs(expected[i]);
+            if (Double.isNaN(err)) err = Double.POSITIVE_INFINITY;
+            t[0] = Math.max(t[0], err);
+            t[1] = Math.max(t[1], tol > 0 ? err / tol : err == 0 ? 0 : Double.POSITIVE_INFINITY);
         }
     }
 
