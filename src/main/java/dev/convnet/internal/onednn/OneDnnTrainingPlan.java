@@ -693,6 +693,8 @@ final class OneDnnTrainingPlan {
         MemorySegment plain = prims.plain(wDims);
         if (MemoryFormats.same(plain, md)) return new View(w.plain.buffer(), plain);
         // A reorder from the plain copy seen with the primitive's dimensions.
+        // The forward pass's copy serves a backward primitive that wants the same layout (it holds the same values).
+        for (View c : w.forward) if (MemoryFormats.same(c.md(), md)) return c;
         List<View> cache = backward ? w.backward : w.forward;
         for (View c : cache) if (MemoryFormats.same(c.md(), md)) return c;
         View c = newView(w.parameter.name() + " in " + MemoryFormats.describe(md), md);
