@@ -131,16 +131,28 @@ final class TrainingComparison {
      * values (null: S = 0). Fails naming the worst element; returns the worst error seen.
      */
     static Worst compare(Case c, Bound bound, boolean maxLike, int threads) {
+        return compare(c, bound, run(BackendKind.REFERENCE, c.magnitudes(maxLike), 1), threads);
+    }
+
+    /**
+     * Compares a whole network with a normwise bound only: {@code |oneDNN − ref| ≤ rel·‖ref‖∞ + u·|ref|} per tensor
+     * (S from absolute values means nothing once ReLU and max pooling route by sign).
+     */
+    static Worst compareNormwise(Case c, double rel, int threads) {
+        return compare(c, new Bound(1, 1, 1, rel), null, threads);
+    }
+
+    private static Worst compare(Case c, Bound bound, Result mag, int threads) {
         Result ref = run(BackendKind.REFERENCE, c, 1);
-        Result mag = run(BackendKind.REFERENCE, c.magnitudes(maxLike), 1);
         Result got = run(BackendKind.ONEDNN, c, threads);
         String what = c.graph().nodes().stream().map(n -> n.layer().toString()).toList() + " on " + c.inputShapes();
         Worst w = Worst.NONE;
-        w = w.max(compare(what, "output", ref.outputs(), mag.outputs(), got.outputs(), bound.output(), bound.rel(), bound.atol()));
-        w = w.max(compare(what, "∂L/∂", ref.paramGradients(), mag.paramGradients(), got.paramGradients(), bound.params(),
+        w = w.max(compare(what, "output", ref.outputs(), mag == null ? null : mag.outputs(), got.outputs(), bound.output(),
                 bound.rel(), bound.atol()));
-        w = w.max(compare(what, "∂L/∂", ref.inputGradients(), mag.inputGradients(), got.inputGradients(), bound.inputs(),
-                bound.rel(), bound.atol()));
+        w = w.max(compare(what, "∂L/∂", ref.paramGradients(), mag == null ? null : mag.paramGradients(), got.paramGradients(),
+                bound.params(), bound.rel(), bound.atol()));
+        w = w.max(compare(what, "∂L/∂", ref.inputGradients(), mag == null ? null : mag.inputGradients(), got.inputGradients(),
+                bound.inputs(), bound.rel(), bound.atol()));
         // Parameter values after the pass: unchanged ones exactly, running statistics as the outputs.
         w = w.max(compare(what, "value of ", ref.paramValues(), null, got.paramValues(), 1, bound.rel() + 4 * U, 0));
         return w;

@@ -926,30 +926,25 @@ final class OneDnnTrainingPlan {
         MemorySegment fwdHint = hint;
         backwards.add(new Backward(out, List.of(in), trained, () -> {
             currentNode = node;
-            MemorySegment bd = prims.batchNormBackward(name, trains ? dnnl_backward() : dnnl_backward_data(), md, md, md,
-                    eps, trains ? scaleShift : global, fwdHint, prims.attr(List.of()));
+            // Frozen scale and shift: the statistics are constants too (use_global_stats), ∂L/∂x = γ/√(σ² + ε)·∂L/∂y.
+            // oneDNN 3.8.1's backward_data with the scale flag fails at execution; backward computes the same ∂L/∂x
+            // and, into temporaries, the unused ∂L/∂γ and ∂L/∂β.
+            MemorySegment bd = prims.batchNormBackward(name, dnnl_backward(), md, md, md, eps, trains ? scaleShift : global,
+                    fwdHint, prims.attr(List.of()));
             View dd = gradientIn(out, Primitives.queryMd(bd, dnnl_query_diff_dst_md()));
-            java.util.function.Consumer<View> write;
-            if (trains) {
-                View dScale = temp(scale.plain.md()), dShift = temp(shift.plain.md());
-                write = dst -> primitive(backwardSteps, "batch_normalization backward", bd, Mode.ALWAYS,
-                        DNNL_ARG_SRC(), in.data, DNNL_ARG_MEAN(), m, DNNL_ARG_VARIANCE(), v, DNNL_ARG_DIFF_DST(), dd,
-                        DNNL_ARG_SCALE(), scale.plain, DNNL_ARG_DIFF_SRC(), dst, DNNL_ARG_DIFF_SCALE(), dScale,
-                        DNNL_ARG_DIFF_SHIFT(), dShift);
-                MemorySegment diffSrcMd = Primitives.queryMd(bd, dnnl_query_diff_src_md());
-                if (needsGrad(in)) {
-                    contribute(in, diffSrcMd, write);
-                } else {
-                    write.accept(temp(diffSrcMd)); // oneDNN computes ∂L/∂input anyway
-                }
-                if (gamma.trained()) scale.gradientFrom(node, dScale);
-                if (beta.trained()) shift.gradientFrom(node, dShift);
+            View dScale = temp(scale.plain.md()), dShift = temp(shift.plain.md());
+            java.util.function.Consumer<View> write = dst -> primitive(backwardSteps, "batch_normalization backward"
+                    + (trains ? "" : " (frozen: running statistics)"), bd, Mode.ALWAYS, DNNL_ARG_SRC(), in.data,
+                    DNNL_ARG_MEAN(), m, DNNL_ARG_VARIANCE(), v, DNNL_ARG_DIFF_DST(), dd, DNNL_ARG_SCALE(), scale.plain,
+                    DNNL_ARG_DIFF_SRC(), dst, DNNL_ARG_DIFF_SCALE(), dScale, DNNL_ARG_DIFF_SHIFT(), dShift);
+            MemorySegment diffSrcMd = Primitives.queryMd(bd, dnnl_query_diff_src_md());
+            if (needsGrad(in)) {
+                contribute(in, diffSrcMd, write);
             } else {
-                contribute(in, Primitives.queryMd(bd, dnnl_query_diff_src_md()), dst -> primitive(backwardSteps,
-                        "batch_normalization backward data (frozen)", bd, Mode.ALWAYS, DNNL_ARG_SRC(), in.data,
-                        DNNL_ARG_MEAN(), m, DNNL_ARG_VARIANCE(), v, DNNL_ARG_DIFF_DST(), dd, DNNL_ARG_SCALE(), scale.plain,
-                        DNNL_ARG_DIFF_SRC(), dst));
+                write.accept(temp(diffSrcMd)); // oneDNN computes ∂L/∂input anyway
             }
+            if (gamma.trained()) scale.gradientFrom(node, dScale);
+            if (beta.trained()) shift.gradientFrom(node, dShift);
         }));
         return out;
     }
