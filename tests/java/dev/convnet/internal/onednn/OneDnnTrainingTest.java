@@ -28,6 +28,8 @@ import dev.convnet.train.TrainingOptions;
 import dev.convnet.train.TrainingSession;
 import org.junit.jupiter.api.Test;
 
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -234,8 +236,8 @@ class OneDnnTrainingTest {
     /**
      * oneDNN issue #6035: the jit_1x1 backward-weights kernels index their reduce-to-unit-stride workspace with the
      * channel block for channels-last sources with fewer channels than a block (wrong gradients, hangs, crashes). The
-     * geometry of the issue (mb32 ic4 ih32 oc8, 1×1, stride 2) and its neighbours must match the reference, and the
-     * plan must not use jit_1x1 for backward weights there.
+     * geometry of the issue (mb32 ic4 ih32 oc8, 1×1, stride 2) and its neighbours must match the reference through the
+     * session, and the plan may use jit_1x1 for backward weights there only on a channel-blocked source.
      */
     @Test
     void oneByOneStridedBackwardWeightsAvoidsIssue6035() {
@@ -252,10 +254,82 @@ class OneDnnTrainingTest {
             worst = worst.max(TrainingComparison.compare(c, new Bound(ic + 1, oc, (long) n * ho * ho, 0), false, 2));
             try (ParameterSet p = ParameterSet.of(g); TrainingSession t = TrainingSession.compile(g, p, in, ONEDNN)) {
                 String bw = t.plan().lines().filter(l -> l.contains("convolution backward weights")).findFirst().orElseThrow();
-                if (ic < Primitives.UNIT_STRIDE_SAFE_CHANNELS) assertFalse(bw.contains("jit_1x1"), bw);
+                String src = java.util.Arrays.stream(bw.split("\\s+")).filter(f -> f.startsWith("src:")).findFirst().orElseThrow();
+                if (ic < Primitives.UNIT_STRIDE_SAFE_CHANNELS && bw.contains("jit_1x1")) assertTrue(src.contains("B"), bw);
             }
         }
         TrainingComparison.report("1×1 strided (#6035)", geometries.length, worst);
+    }
+
+    /**
+     * #6035 where it bites: an NHWC source. Without the workaround, {@code mb32 ic4 ih64 oc8} (1×1, stride 2) crashes
+     * this process in {@code jit_1x1:avx512_core}; with it, oneDNN's next implementation runs and every weight gradient
+     * matches a double-precision loop within {@code γ_n·Σ|∂y·x|}, n = N·H_out·W_out.
+     */
+    @Test
+    void channelsLastOneByOneBackwardWeightsSkipTheFaultyKernel() {
+        int[][] geometries = {{32, 4, 64, 8, 2}, {32, 4, 32, 8, 2}, {8, 1, 16, 8, 2}, {4, 3, 32, 16, 2}, {4, 15, 9, 4, 2},
+                {4, 16, 8, 32, 2}};
+        dev.convnet.onednn.OneDnn.require();
+        for (int[] geo : geometries) {
+            int n = geo[0], ic = geo[1], h = geo[2], oc = geo[3], s = geo[4], ho = (h - 1) / s + 1;
+            try (NativeScope scope = new NativeScope()) {
+                MemorySegment engine = scope.cpuEngine();
+                Primitives p = new Primitives(scope, engine);
+                long[] st = {s, s}, zero = {0, 0}, one = {1, 1};
+                MemorySegment src = scope.memoryDesc(new long[] {n, ic, h, h}, dev.convnet.onednn.bindings.dnnl_h.dnnl_acdb());
+                MemorySegment dst = scope.memoryDesc(new long[] {n, oc, ho, ho}, dev.convnet.onednn.bindings.dnnl_h.dnnl_acdb());
+                MemorySegment fwd = p.convolution("1x1", dev.convnet.onednn.bindings.dnnl_h.dnnl_forward_training(), src,
+                        p.any(oc, ic, 1, 1), MemorySegment.NULL, dst, st, zero, zero, zero, p.attr(List.of()), false, one);
+                MemorySegment bw = p.convolutionBackwardWeights("1x1", src, p.any(oc, ic, 1, 1), MemorySegment.NULL, dst, st,
+                        zero, zero, zero, fwd, p.attr(List.of()), one, ic);
+                String impl = p.implementation(bw);
+                if (ic < Primitives.UNIT_STRIDE_SAFE_CHANNELS) assertFalse(impl.contains("jit_1x1"), impl);
+                SplittableRandom r = new SplittableRandom(ic * 31L + h);
+                float[] x = random(r, (long) n * h * h * ic), dy = random(r, (long) n * ho * ho * oc); // both NHWC
+                float[] dw = backwardWeights(scope, engine, p, bw, src, dst, x, dy, oc, ic);
+                for (int o = 0; o < oc; o++) {
+                    for (int c = 0; c < ic; c++) {
+                        double ref = 0, mag = 0;
+                        for (int b = 0; b < n; b++) {
+                            for (int y = 0; y < ho; y++) {
+                                for (int xx = 0; xx < ho; xx++) {
+                                    double t = (double) dy[((b * ho + y) * ho + xx) * oc + o] * x[((b * h + y * s) * h + xx * s) * ic + c];
+                                    ref += t;
+                                    mag += Math.abs(t);
+                                }
+                            }
+                        }
+                        double bound = TrainingComparison.gamma((long) n * ho * ho) * mag + TrainingComparison.U * Math.abs(ref);
+                        float got = dw[o * ic + c];
+                        assertTrue(Math.abs(got - ref) <= bound, impl + " mb" + n + "ic" + ic + "ih" + h + "oc" + oc + ": ∂W["
+                                + o + ", " + c + "] = " + got + ", exact " + ref);
+                    }
+                }
+            }
+        }
+    }
+
+    /** Runs a backward-weights primitive on NHWC {@code x} and {@code dy}; the weight gradient in OIHW. */
+    private static float[] backwardWeights(NativeScope scope, MemorySegment engine, Primitives p, MemorySegment bw,
+                                           MemorySegment src, MemorySegment dst, float[] x, float[] dy, int oc, int ic) {
+        var arena = scope.arena();
+        MemorySegment dwMd = Primitives.queryMd(bw, dev.convnet.onednn.bindings.dnnl_h.dnnl_query_diff_weights_md());
+        MemorySegment plain = p.plain(oc, ic, 1, 1);
+        MemorySegment scratchMd = Primitives.queryMd(bw, dev.convnet.onednn.bindings.dnnl_h.dnnl_query_scratchpad_md());
+        MemorySegment dws = arena.allocate(MemoryFormats.bytes(dwMd), 64);
+        MemorySegment out = arena.allocate((long) oc * ic * Float.BYTES, 64);
+        MemorySegment scratch = arena.allocate(Math.max(MemoryFormats.bytes(scratchMd), 64), 64);
+        MemorySegment stream = scope.stream(engine);
+        Dnnl.executeAndWait(scope.primitive(bw), stream, Dnnl.execArgs(arena,
+                dev.convnet.onednn.bindings.dnnl_h.DNNL_ARG_SRC(), scope.memory(src, engine, arena.allocateFrom(ValueLayout.JAVA_FLOAT, x)),
+                dev.convnet.onednn.bindings.dnnl_h.DNNL_ARG_DIFF_DST(), scope.memory(dst, engine, arena.allocateFrom(ValueLayout.JAVA_FLOAT, dy)),
+                dev.convnet.onednn.bindings.dnnl_h.DNNL_ARG_DIFF_WEIGHTS(), scope.memory(dwMd, engine, dws),
+                dev.convnet.onednn.bindings.dnnl_h.DNNL_ARG_SCRATCHPAD(), scope.memory(scratchMd, engine, scratch)), "backward weights");
+        Dnnl.executeAndWait(scope.primitive(p.reorder("diff weights", dwMd, plain, MemorySegment.NULL)), stream,
+                Dnnl.execArgs(arena, dev.convnet.onednn.bindings.dnnl_h.DNNL_ARG_FROM(), scope.memory(dwMd, engine, dws),
+                        dev.convnet.onednn.bindings.dnnl_h.DNNL_ARG_TO(), scope.memory(plain, engine, out)), "reorder");
+        return out.toArray(ValueLayout.JAVA_FLOAT);
     }
 
     /**

@@ -177,9 +177,11 @@ public final class Primitives {
      *
      * <p>oneDNN 3.8.1's {@code jit_1x1} backward-weights kernels (AVX2 and AVX-512) index their "reduce to unit
      * stride" workspace with the channel block instead of the channel count when the source is channels-last and has
-     * fewer channels than a block (oneDNN issue #6035): wrong weight gradients, hangs or a crash. A 1×1 kernel with a
-     * stride above 1 and fewer than 16 input channels per group therefore skips those implementations; {@code null} if
-     * no other is left.
+     * fewer channels than a block (oneDNN issue #6035): wrong weight gradients, hangs or a crash. Here (AVX-512) an
+     * NHWC source of {@code mb32 ic4 ih64 oc8}, 1×1, stride 2 crashes the process at 1 and 2 threads. A 1×1 kernel
+     * with a stride above 1 and fewer than 16 input channels per group therefore skips {@code jit_1x1} whenever its
+     * source is not channel-blocked (blocked sources, which the training forward pass usually chooses, are correct);
+     * {@code null} if no other implementation is left.
      *
      * @param channelsPerGroup input channels per group
      */
@@ -196,7 +198,11 @@ public final class Primitives {
         boolean oneByOne = true;
         for (long k : kernel) oneByOne &= k == 1;
         if (oneByOne && strided(strides) && channelsPerGroup < UNIT_STRIDE_SAFE_CHANNELS) {
-            return skipImplementations(pd, "jit_1x1", layer);
+            while (implementation(pd).contains("jit_1x1") && !MemoryFormats.channelBlocked(queryMd(pd, dnnl_query_src_md()))) {
+                int status = dnnl_primitive_desc_next_impl(pd);
+                if (status == dnnl_last_impl_reached()) return null;
+                Dnnl.check("dnnl_primitive_desc_next_impl", status, layer);
+            }
         }
         return pd;
     }
