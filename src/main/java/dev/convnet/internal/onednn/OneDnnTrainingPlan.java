@@ -991,10 +991,12 @@ final class OneDnnTrainingPlan {
             Value p = plainOf(c);
             c1 = alias(p, prims.reshape(p.md(), dims(OneDnnPlan.plainShapeOfRank(c.shape, rank))), c.shape);
         }
-        MemorySegment fwd = prims.binary(r.output(), dnnl_binary_add(), a.md(), c1.md(), prims.any(dims(outShape)),
+        // A same-shape operand in the first one's layout (oneDNN's jit binary wants them alike; mixed ones run ref:any).
+        View src1 = c1 == c ? read(c, a.md()) : c1.data;
+        MemorySegment fwd = prims.binary(r.output(), dnnl_binary_add(), a.md(), src1.md(), prims.any(dims(outShape)),
                 prims.attr(List.of()));
         Value out = produce(r.output(), outShape, Primitives.queryMd(fwd, dnnl_query_dst_md()));
-        primitive(forwardSteps, "binary add", fwd, Mode.ALWAYS, DNNL_ARG_SRC_0(), a.data, DNNL_ARG_SRC_1(), c1.data,
+        primitive(forwardSteps, "binary add", fwd, Mode.ALWAYS, DNNL_ARG_SRC_0(), a.data, DNNL_ARG_SRC_1(), src1,
                 DNNL_ARG_DST(), out.data);
         String node = currentNode;
         Value first = a, second = c1;
@@ -1071,6 +1073,8 @@ final class OneDnnTrainingPlan {
      * for the backward pass; parameters read from the set at each forward pass.
      */
     private Value javaNode(int k, GraphSummary.Row r, List<Value> ins, List<Parameter> ps, String why) {
+        for (Value v : ins) checkArraySize(currentNode + ": input '" + v.name + "' of a Java step", v.shape);
+        checkArraySize(currentNode + ": output of a Java step", r.outputShape());
         GradKernel kernel = java.create(r.layer(), r.inputShapes(), r.outputShape());
         String node = currentNode;
         int n = ins.size();
