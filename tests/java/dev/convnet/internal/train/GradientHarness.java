@@ -56,6 +56,14 @@ public final class GradientHarness {
 
     /** Forward (training mode) then backward with {@code kernel}; every input and parameter gradient requested. */
     public static Gradients run(GradKernel kernel, Case c) {
+        return run(kernel, c, 0f);
+    }
+
+    /**
+     * {@link #run}, with the gradient arrays filled with {@code fill} before the backward pass (NaN checks that the
+     * kernel overwrites them completely, as the contract requires).
+     */
+    public static Gradients run(GradKernel kernel, Case c, float fill) {
         float[][] params = copy(c.params());
         float[] y = new float[(int) c.output().elementCount()];
         kernel.reseed(42);
@@ -65,6 +73,10 @@ public final class GradientHarness {
         float[][] dp = new float[params.length][];
         List<ParameterSpec> specs = c.layer().parameters();
         for (int j = 0; j < dp.length; j++) if (specs.get(j).role().trainable()) dp[j] = new float[params[j].length];
+        if (fill != 0f) {
+            for (float[] d : dx) java.util.Arrays.fill(d, fill);
+            for (float[] d : dp) if (d != null) java.util.Arrays.fill(d, fill);
+        }
         kernel.backward(copy(c.x()), y, c.r().clone(), params, dx, dp);
         return new Gradients(y, dx, dp);
     }
@@ -232,7 +244,14 @@ public final class GradientHarness {
         Gradients ref = run(new ReferenceGradients().create(c.layer(), c.inputs(), c.output()), c);
         Gradients s = run(new ReferenceGradients().create(c.layer(), c.inputs(), c.output()), magnitudes);
         try (JavaGradients java = new JavaGradients(threads)) {
-            Gradients got = run(java.create(c.layer(), c.inputs(), c.output()), c);
+            GradKernel kernel = java.create(c.layer(), c.inputs(), c.output());
+            Gradients first = run(kernel, c, Float.NaN);
+            Gradients got = run(kernel, c, Float.NaN); // a second step on the same kernel: no stale per-step state
+            assertSame("a second step's output", first.output(), got.output(), c);
+            for (int i = 0; i < got.inputs().length; i++) assertSame("a second step's ∂L/∂input " + i, first.inputs()[i], got.inputs()[i], c);
+            for (int j = 0; j < got.params().length; j++) {
+                if (got.params()[j] != null) assertSame("a second step's ∂L/∂parameter " + j, first.params()[j], got.params()[j], c);
+            }
             Report r = bound("output", ref.output(), s.output(), got.output(), n.output(), c, threads);
             for (int i = 0; i < ref.inputs().length; i++) {
                 r = r.max(bound("∂L/∂input " + i, ref.inputs()[i], s.inputs()[i], got.inputs()[i], n.inputs()[i], c, threads));
@@ -243,6 +262,14 @@ public final class GradientHarness {
                         n.params()[j], c, threads));
             }
             return r;
+        }
+    }
+
+    private static void assertSame(String what, float[] expected, float[] actual, Case c) {
+        for (int i = 0; i < expected.length; i++) {
+            if (Float.floatToIntBits(expected[i]) != Float.floatToIntBits(actual[i])) {
+                fail(c.layer() + " on " + c.inputs() + ": " + what + "[" + i + "] = " + actual[i] + ", first step " + expected[i]);
+            }
         }
     }
 
