@@ -483,6 +483,54 @@ class OpGradientTest {
         check("Reduce", 11, 6, 8, makers);
     }
 
+    // ---------------------------------------------------------------- large tensors: the parallel paths
+
+    private static Case large(Layer layer, long seed, Shape... inputs) {
+        return GradientHarness.random(layer, List.of(inputs), seed);
+    }
+
+    /**
+     * Tensors of 2^16 elements and more, so that the Java kernels split their work into several parallel tasks (the
+     * small random cases fit in one), against the reference.
+     */
+    @Test
+    void javaMatchesTheReferenceOnLargeTensors() {
+        Shape x = Shape.of(4, 16, 32, 32);
+        List<Case> cases = new ArrayList<>(List.of(
+                large(Activation.gelu(), 1, x),
+                large(Activation.relu(), 2, x),
+                large(Activation.leakyRelu(0.1f), 3, x),
+                large(Unary.hardSwish(), 4, x),
+                large(Binary.mul(), 5, x, Shape.of(1, 16, 1, 1)),
+                large(Binary.add(), 6, Shape.of(1), x),
+                large(Binary.of(Binary.Op.SUB), 7, Shape.of(4, 1, 32, 32), Shape.of(1, 16, 1, 32)),
+                large(Binary.of(Binary.Op.SUB), 8, x, x),
+                large(Binary.of(Binary.Op.MAX), 9, x, Shape.of(32)),
+                large(Pad.of(new int[] {0, 0, 2, 1}, new int[] {0, 0, 1, 2}, Pad.Mode.REFLECT, 0), 10, x),
+                large(Pad.of(new int[] {0, 1, 3, 0}, new int[] {1, 0, 0, 3}, Pad.Mode.EDGE, 0), 11, x),
+                large(Pad.of(new int[] {0, 0, -1, 2}, new int[] {0, -2, 1, -3}, Pad.Mode.CONSTANT, 0.5f), 12, x),
+                large(Slice.of(new int[] {2, 3}, new long[] {1, -1}, new long[] {Long.MAX_VALUE, Long.MIN_VALUE}, new long[] {2, -3}), 13, x),
+                large(Concat.of(1), 14, x, Shape.of(4, 3, 32, 32), x),
+                large(Concat.of(-1), 15, x, Shape.of(4, 16, 32, 5)),
+                large(Transpose.of(0, 2, 3, 1), 16, x),
+                large(Reduce.mean(new int[] {2, 3}, true), 17, x),
+                large(Reduce.of(Reduce.Kind.SUM, new int[0], false), 18, x),
+                large(Reduce.of(Reduce.Kind.LOG_SUM_EXP, new int[] {1}, false), 19, x),
+                large(new Softmax(), 20, x),
+                large(AxisSoftmax.logSoftmax(-1), 21, x),
+                large(Dropout.of(0.5), 22, x),
+                large(Reshape.to(0, -1), 23, x)));
+        Case max = large(Reduce.of(Reduce.Kind.MAX, new int[] {1}, false), 24, x);
+        spaced(max.x()[0], new SplittableRandom(1), 0.01);
+        cases.add(max);
+        for (Case c : cases) {
+            assertTrainingForwardIsInference(c);
+            String key = "Large/" + c.layer().kind();
+            JAVA_ERRORS.merge(key, GradientHarness.javaAgainstReference(c, JAVA_RTOL, JAVA_ATOL), Errors::max);
+            CASES.merge(key, 1, Integer::sum);
+        }
+    }
+
     // ---------------------------------------------------------------- kinks, ties, zeros: exact values
 
     /** The input gradient of a one-input layer at {@code x} for ∂L/∂y = 1, on both backends (which must agree exactly). */
