@@ -154,6 +154,25 @@ class OneDnnTrainingTest {
     }
 
     @Test
+    void batchNormTrainingNeedsTwoValuesPerChannel() {
+        // as on the other backends (and in PyTorch): no unbiased batch variance from one value; inference is fine
+        Graph g = Graph.builder().input("x").node("bn", BatchNorm.initial(3), "x").output("bn").build();
+        Map<String, Shape> in = Map.of("x", Shape.of(1, 3, 1, 1));
+        try (ParameterSet p = ParameterSet.of(g); TrainingSession s = TrainingSession.compile(g, p, in, ONEDNN)) {
+            assertArrayEquals(new float[] {1, 2, 3}, s.forward(Map.of("x", new float[] {1, 2, 3}), false).get("bn"), 1e-4f);
+            ShapeException e = assertThrows(ShapeException.class, () -> s.forward(Map.of("x", new float[] {1, 2, 3}), true));
+            assertTrue(e.getMessage().contains("more than one value per channel"), e.getMessage());
+            assertArrayEquals(new float[] {0, 0, 0}, p.get("bn.running_mean").toArray());
+        }
+        try (ParameterSet p = ParameterSet.of(g)) {
+            p.freeze(n -> n.equals("bn.weight") || n.equals("bn.bias"));
+            try (TrainingSession s = TrainingSession.compile(g, p, in, ONEDNN)) {
+                s.forward(Map.of("x", new float[] {1, 2, 3}), true); // frozen: inference mode, allowed
+            }
+        }
+    }
+
+    @Test
     void inferenceModeForwardMatchesReferenceAndCannotBeDifferentiated() {
         Graph g = residualGraph();
         Map<String, Shape> in = Map.of("x", Shape.of(2, 4, 8, 8));

@@ -199,6 +199,9 @@ final class OneDnnTrainingPlan {
     final boolean inputGradients;
     long primitives;
 
+    /** Why a training-mode forward pass is refused (checked before anything runs); empty if it is not. */
+    final List<String> trainingRefusals = new ArrayList<>();
+
     /** Set by the session before each pass; read by Java steps. */
     boolean training;
     long seed;
@@ -898,6 +901,11 @@ final class OneDnnTrainingPlan {
         Value out;
         MemorySegment hint;
         View batchMean = null, batchVar = null;
+        long perChannel = in.shape.elementCount() / in.shape.dim(1);
+        if (trains && perChannel < 2) {
+            trainingRefusals.add(currentNode + ": BatchNorm: training needs more than one value per channel for the batch "
+                    + "variance, the input has N·spatial = " + perChannel);
+        }
         if (trains) {
             MemorySegment train = prims.batchNorm(name, dnnl_forward_training(), md, md, eps, scaleShift, prims.attr(List.of()));
             MemorySegment infer = prims.batchNorm(name, dnnl_forward_inference(), md, md, eps, global, prims.attr(List.of()));
@@ -951,14 +959,14 @@ final class OneDnnTrainingPlan {
 
     /**
      * After a training forward pass, PyTorch's update of the running statistics in the set:
-     * {@code running ← (1 − m)·running + m·batch}, the batch variance made unbiased ({@code ·n/(n − 1)}, n values per
-     * channel; with n = 1 the biased one, 0, is used).
+     * {@code running ← (1 − m)·running + m·batch}, the batch variance made unbiased ({@code ·n/(n − 1)}, n ≥ 2 values
+     * per channel: training on fewer is refused, as on the other backends).
      */
     private void runningStatistics(BatchNorm bn, Shape in, View batchMean, View batchVar, Parameter runningMean,
                                    Parameter runningVar) {
         long n = in.elementCount() / in.dim(1);
         double momentum = bn.momentum();
-        double unbias = n > 1 ? (double) n / (n - 1) : 1;
+        double unbias = (double) n / (n - 1);
         int c = bn.channels();
         forwardStep(currentNode, "update running statistics (momentum " + momentum + ")", Mode.TRAINING, () -> {
             MemorySegment bm = batchMean.buffer().segment, bv = batchVar.buffer().segment;

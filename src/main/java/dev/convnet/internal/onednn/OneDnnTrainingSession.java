@@ -91,6 +91,7 @@ final class OneDnnTrainingSession implements TrainingSession {
                         + " differs from the compiled shape " + plan.inputs[i].shape + " (" + n + " floats)");
             }
         }
+        if (training && !plan.trainingRefusals.isEmpty()) throw new ShapeException(plan.trainingRefusals.getFirst());
         guard.enter();
         try {
             parameters.names(); // throws if the set was closed
