@@ -203,6 +203,34 @@ class OneDnnTrainingTest {
         }
     }
 
+    /**
+     * Native steps and Java steps interleaved, with fan-out across both (the convolution's output feeds a Java
+     * multiply, a native add and a native concatenation), a split by two Java slices, views and two outputs.
+     */
+    @Test
+    void nativeAndJavaStepsInterleaved() {
+        SplittableRandom r = new SplittableRandom(12);
+        Graph g = Graph.builder().input("x")
+                .node("c", Conv2d.builder(3, 4, 3).padding(Padding.same()).randomWeights(r).build(), "x")
+                .node("t", Activation.tanh(), "c")
+                .node("m", Binary.mul(), "t", "c")                                                   // Java
+                .node("s", Binary.add(), "m", "c")                                                   // native
+                .node("lo", dev.convnet.layer.Slice.range(1, 0, 1), "s")                             // Java
+                .node("hi", dev.convnet.layer.Slice.range(1, 1, 4), "s")                             // Java
+                .node("cat", Concat.of(1), "hi", "c", "lo")                                          // native
+                .node("pad", dev.convnet.layer.Pad.constant(new int[] {0, 0, 1, 1}, new int[] {0, 0, 0, 1}, 0.5f), "cat")
+                .node("tr", dev.convnet.layer.Transpose.of(0, 2, 3, 1), "pad")                       // Java
+                .node("v", Reshape.to(0, -1, 8), "tr")                                               // view
+                .node("e", dev.convnet.layer.Unary.of(dev.convnet.layer.Unary.Function.ERF), "v")    // Java
+                .node("y", dev.convnet.layer.AxisSoftmax.logSoftmax(-1), "e")                        // native
+                .node("z", dev.convnet.layer.Reduce.mean(new int[] {2, 3}, false), "cat")            // Java
+                .node("fc", Linear.random(8, 3, r), "z")
+                .output("y", "fc").build();
+        for (int batch : new int[] {1, 3}) {
+            network("native and Java steps, batch " + batch, g, Map.of("x", Shape.of(batch, 3, 5, 5)), 64, 620 + batch, Set.of());
+        }
+    }
+
     @Test
     void parametersAreReadAtEveryForwardPass() {
         Graph g = benchmarkNetwork().toGraph();
