@@ -216,6 +216,8 @@ final class OneDnnTrainingPlan {
     private final Map<Buffer, Map<MemorySegment, MemorySegment>> memories = new HashMap<>();
     private final Map<String, Staged> staged = new HashMap<>();
     private final List<Runnable> initializers = new ArrayList<>();
+    /** Per tensor: whether only Linear layers read it (a Flatten before them can then be a view of the 4-D tensor). */
+    private final Map<String, Boolean> linearReaders = new HashMap<>();
     private final JavaKernels java;
     private final ParameterSet parameters;
     private String currentNode = "";
@@ -491,7 +493,7 @@ final class OneDnnTrainingPlan {
             int index = i;
             contribute(o, prims.plain(dims(o.shape)), dst -> backwardStep("output", "copy ∂L/∂" + outputNames.get(index), () -> {
                 float[] g = outputGradients[index];
-                if (g == null) dst.buffer().segment.asSlice(0, (long) g0(o) * Float.BYTES).fill((byte) 0);
+                if (g == null) dst.buffer().segment.asSlice(0, o.shape.elementCount() * Float.BYTES).fill((byte) 0);
                 else MemorySegment.copy(g, 0, dst.buffer().segment, ValueLayout.JAVA_FLOAT, 0, g.length);
             }));
         }
@@ -521,10 +523,6 @@ final class OneDnnTrainingPlan {
         }
     }
 
-    private static long g0(Value v) {
-        return v.shape.elementCount();
-    }
-
     private void releaseTemps() {
         freeTemps.addAll(usedTemps);
         usedTemps.clear();
@@ -546,7 +544,7 @@ final class OneDnnTrainingPlan {
         } else if (layer instanceof Concat c && !anyConstant) {
             v = concat(name, c.axis(out.rank()), ins, out);
         } else if (ins.size() == 1 && !anyConstant) {
-            v = single(k, r, layer, ins.getFirst(), ps, needs);
+            v = single(k, r, layer, ins.getFirst(), ps);
         } else {
             v = javaNode(k, r, ins, ps, "no oneDNN primitive for " + layer.kind() + " with these inputs");
         }
@@ -554,7 +552,7 @@ final class OneDnnTrainingPlan {
         return v;
     }
 
-    private Value single(int k, GraphSummary.Row r, Layer layer, Value in, List<Parameter> ps, boolean needs) {
+    private Value single(int k, GraphSummary.Row r, Layer layer, Value in, List<Parameter> ps) {
         Shape outShape = r.outputShape();
         String name = r.output();
         return switch (layer) {
@@ -600,8 +598,6 @@ final class OneDnnTrainingPlan {
     private boolean onlyLinearReads(String output) {
         return linearReaders.getOrDefault(output, false);
     }
-
-    private final Map<String, Boolean> linearReaders = new HashMap<>();
 
     private Value reshape(GraphSummary.Row r, Value in, Shape outShape, boolean flattens) {
         if (flattens && in.shape.rank() > 2 && onlyLinearReads(r.output())) {
