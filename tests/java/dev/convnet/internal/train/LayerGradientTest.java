@@ -361,4 +361,23 @@ class LayerGradientTest {
         }
         assertTrue(checked > 30, "only " + checked + " cases");
     }
+
+    /** Training needs two values per channel for the unbiased batch variance (PyTorch refuses too); inference does not. */
+    @Test
+    void batchNormTrainingNeedsTwoValuesPerChannel() {
+        BatchNorm bn = BatchNorm.initial(3);
+        Shape in = Shape.of(1, 3, 1, 1);
+        for (GradKernelFactory f : List.<GradKernelFactory>of(new ReferenceGradients(), new JavaGradients(2))) {
+            try (f) {
+                GradKernel k = f.create(bn, List.of(in), in);
+                float[][] params = {{1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}};
+                float[] y = new float[3];
+                k.forward(new float[][] {{1, 2, 3}}, params, y, false);
+                assertArrayEquals(new float[] {1, 2, 3}, y, 1e-4f, f + ": inference");
+                ShapeException e = org.junit.jupiter.api.Assertions.assertThrows(ShapeException.class,
+                        () -> k.forward(new float[][] {{1, 2, 3}}, params, y, true));
+                assertTrue(e.getMessage().contains("more than one value per channel"), e.getMessage());
+            }
+        }
+    }
 }
