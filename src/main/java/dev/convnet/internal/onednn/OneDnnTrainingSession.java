@@ -1,23 +1,20 @@
 package dev.convnet.internal.onednn;
 
+import dev.convnet.internal.train.AbstractTrainingSession;
+
 import static dev.convnet.onednn.bindings.dnnl_h.omp_get_max_threads;
 import static dev.convnet.onednn.bindings.dnnl_h.omp_set_num_threads;
 
-import dev.convnet.internal.exec.RunGuard;
 import dev.convnet.internal.jvm.JavaGradients;
 import dev.convnet.net.BackendKind;
 import dev.convnet.net.Graph;
 import dev.convnet.net.GraphSummary;
 import dev.convnet.onednn.OneDnn;
-import dev.convnet.shape.ShapeException;
 import dev.convnet.train.ParameterSet;
 import dev.convnet.train.TrainingOptions;
-import dev.convnet.train.TrainingSession;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.util.HashSet;
-import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
@@ -32,24 +29,19 @@ import java.util.Map;
  * <p>Thread-safety: not thread-safe (one thread drives training). {@link #close()} is idempotent, waits for a pass
  * in flight on another thread, and frees every native handle; later calls throw {@link IllegalStateException}.
  */
-final class OneDnnTrainingSession implements TrainingSession {
-    private final GraphSummary summary;
+final class OneDnnTrainingSession extends AbstractTrainingSession {
     private final ParameterSet parameters;
     private final NativeScope scope = new NativeScope();
     private final OneDnnTrainingPlan plan;
     private final MemorySegment stream;
-    private final RunGuard guard = new RunGuard("training session");
     private final int threads;
     private JavaGradients javaKernels;
-    private boolean forwardDone;
-    private long seed;
 
     OneDnnTrainingSession(Graph graph, GraphSummary summary, ParameterSet parameters, TrainingOptions options) {
+        super(summary, options.inputGradients(), options.seed());
         OneDnn.require();
-        this.summary = summary;
         this.parameters = parameters;
         this.threads = options.threads();
-        this.seed = options.seed();
         int before = omp_get_max_threads();
         try {
             omp_set_num_threads(threads);
@@ -73,115 +65,56 @@ final class OneDnnTrainingSession implements TrainingSession {
     }
 
     @Override
-    public GraphSummary summary() {
-        return summary;
+    protected String trainingRefusal() {
+        return plan.trainingRefusals.isEmpty() ? null : plan.trainingRefusals.getFirst();
     }
 
     @Override
-    public Map<String, float[]> forward(Map<String, float[]> inputs, boolean training) {
-        if (!new HashSet<>(plan.inputNames).equals(inputs.keySet())) {
-            throw new IllegalArgumentException("inputs are given for " + inputs.keySet() + ", the session's inputs are " + plan.inputNames);
+    protected float[][] forwardPass(float[][] inputs, boolean training) {
+        parameters.names(); // throws if the set was closed
+        for (int i = 0; i < inputs.length; i++) {
+            MemorySegment.copy(inputs[i], 0, plan.inputs[i].data.buffer().segment, ValueLayout.JAVA_FLOAT, 0, inputs[i].length);
         }
-        for (int i = 0; i < plan.inputNames.size(); i++) {
-            String name = plan.inputNames.get(i);
-            float[] x = inputs.get(name);
-            long n = plan.inputs[i].shape.elementCount();
-            if (x == null || x.length != n) {
-                throw new ShapeException("input '" + name + "' of " + (x == null ? "null" : x.length + " floats")
-                        + " differs from the compiled shape " + plan.inputs[i].shape + " (" + n + " floats)");
-            }
+        plan.training = training;
+        plan.seed = seed;
+        plan.run(plan.forwardSteps, stream);
+        float[][] out = new float[plan.outputNames.size()][];
+        for (int i = 0; i < out.length; i++) {
+            int n = (int) summary().outputShapes().get(plan.outputNames.get(i)).elementCount();
+            out[i] = new float[n];
+            MemorySegment.copy(plan.outputs[i].buffer().segment, ValueLayout.JAVA_FLOAT, 0, out[i], 0, n);
         }
-        if (training && !plan.trainingRefusals.isEmpty()) throw new ShapeException(plan.trainingRefusals.getFirst());
-        guard.enter();
+        return out;
+    }
+
+    @Override
+    protected void backwardPass(float[][] outputGradients) {
+        parameters.names(); // throws if the set was closed
+        plan.training = true;
+        plan.outputGradients = outputGradients;
         try {
-            parameters.names(); // throws if the set was closed
-            for (int i = 0; i < plan.inputNames.size(); i++) {
-                float[] x = inputs.get(plan.inputNames.get(i));
-                MemorySegment.copy(x, 0, plan.inputs[i].data.buffer().segment, ValueLayout.JAVA_FLOAT, 0, x.length);
-            }
-            forwardDone = false;
-            plan.training = training;
-            plan.seed = seed;
-            plan.run(plan.forwardSteps, stream);
-            forwardDone = training;
-            Map<String, float[]> out = new LinkedHashMap<>();
-            for (int i = 0; i < plan.outputNames.size(); i++) {
-                int n = (int) summary.outputShapes().get(plan.outputNames.get(i)).elementCount();
-                float[] y = new float[n];
-                MemorySegment.copy(plan.outputs[i].buffer().segment, ValueLayout.JAVA_FLOAT, 0, y, 0, n);
-                out.put(plan.outputNames.get(i), y);
-            }
-            return out;
+            plan.run(plan.backwardSteps, stream);
         } finally {
-            guard.exit();
+            plan.outputGradients = null; // do not keep the caller's arrays reachable
         }
     }
 
     @Override
-    public void backward(Map<String, float[]> outputGradients) {
-        float[][] given = new float[plan.outputNames.size()][];
-        for (var e : outputGradients.entrySet()) {
-            int i = plan.outputNames.indexOf(e.getKey());
-            if (i < 0) throw new IllegalArgumentException("'" + e.getKey() + "' is not an output; the outputs are " + plan.outputNames);
-            float[] g = e.getValue();
-            long n = summary.outputShapes().get(e.getKey()).elementCount();
-            if (g == null || g.length != n) {
-                throw new ShapeException("gradient of output '" + e.getKey() + "' has " + (g == null ? "no" : g.length)
-                        + " floats, the output " + summary.outputShapes().get(e.getKey()) + " has " + n);
-            }
-            given[i] = g;
+    protected float[][] inputGradientArrays() {
+        float[][] m = new float[plan.inputNames.size()][];
+        for (int i = 0; i < m.length; i++) {
+            int n = (int) plan.inputs[i].shape.elementCount();
+            MemorySegment g = plan.inputGradient(i);
+            m[i] = new float[n];
+            if (g != null) MemorySegment.copy(g, ValueLayout.JAVA_FLOAT, 0, m[i], 0, n);
         }
-        guard.enter();
-        try {
-            if (!forwardDone) throw new IllegalStateException("backward needs a training-mode forward pass first");
-            parameters.names(); // throws if the set was closed
-            plan.training = true;
-            plan.outputGradients = given;
-            try {
-                plan.run(plan.backwardSteps, stream);
-            } finally {
-                plan.outputGradients = null; // do not keep the caller's arrays reachable
-            }
-        } finally {
-            guard.exit();
-        }
-    }
-
-    @Override
-    public Map<String, float[]> inputGradients() {
-        if (!plan.inputGradients) {
-            throw new IllegalStateException("the session was compiled without input gradients (TrainingOptions.withInputGradients)");
-        }
-        guard.enter();
-        try {
-            Map<String, float[]> m = new LinkedHashMap<>();
-            for (int i = 0; i < plan.inputNames.size(); i++) {
-                int n = (int) plan.inputs[i].shape.elementCount();
-                MemorySegment g = plan.inputGradient(i);
-                float[] a = new float[n];
-                if (g != null) MemorySegment.copy(g, ValueLayout.JAVA_FLOAT, 0, a, 0, n);
-                m.put(plan.inputNames.get(i), a);
-            }
-            return m;
-        } finally {
-            guard.exit();
-        }
-    }
-
-    @Override
-    public void reseed(long seed) {
-        this.seed = seed;
+        return m;
     }
 
     @Override
     public String plan() {
-        guard.enter();
-        try {
-            return plan.describe("oneDNN training plan for inputs " + summary.inputShapes() + " → outputs "
-                    + summary.outputShapes());
-        } finally {
-            guard.exit();
-        }
+        return guarded(() -> plan.describe("oneDNN training plan for inputs " + summary().inputShapes() + " → outputs "
+                + summary().outputShapes()));
     }
 
     @Override
@@ -190,8 +123,8 @@ final class OneDnnTrainingSession implements TrainingSession {
     }
 
     @Override
-    public void close() {
-        if (guard.close()) closeNative();
+    protected void release() {
+        closeNative();
     }
 
     private void closeNative() {
