@@ -30,22 +30,8 @@ class OnnxCommandsTest {
     @TempDir
     Path dir;
 
-    /** {exit status, stdout, stderr}. */
-    private static String[] run(String... args) {
-        PrintStream out = System.out;
-        PrintStream err = System.err;
-        ByteArrayOutputStream o = new ByteArrayOutputStream();
-        ByteArrayOutputStream e = new ByteArrayOutputStream();
-        int code;
-        try {
-            System.setOut(new PrintStream(o, true, StandardCharsets.UTF_8));
-            System.setErr(new PrintStream(e, true, StandardCharsets.UTF_8));
-            code = ConvnetCommand.execute(args);
-        } finally {
-            System.setOut(out);
-            System.setErr(err);
-        }
-        return new String[] {String.valueOf(code), o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8)};
+    static String[] run(String... args) {
+        return Cli.run(args);
     }
 
     private static ValueInfoProto value(String name, long... dims) {

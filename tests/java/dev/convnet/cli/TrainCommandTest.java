@@ -46,28 +46,11 @@ class TrainCommandTest {
     Path dir;
 
     static String[] run(String... args) {
-        PrintStream out = System.out;
-        PrintStream err = System.err;
-        ByteArrayOutputStream o = new ByteArrayOutputStream();
-        ByteArrayOutputStream e = new ByteArrayOutputStream();
-        int code;
-        try {
-            System.setOut(new PrintStream(o, true, StandardCharsets.UTF_8));
-            System.setErr(new PrintStream(e, true, StandardCharsets.UTF_8));
-            code = ConvnetCommand.execute(args);
-        } finally {
-            System.setOut(out);
-            System.setErr(err);
-        }
-        return new String[] {String.valueOf(code), o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8)};
+        return Cli.run(args);
     }
 
     static byte[] idx(int magic, int[] dims, byte[] data) {
-        ByteBuffer b = ByteBuffer.allocate(4 + 4 * dims.length + data.length);
-        b.putInt(magic);
-        for (int d : dims) b.putInt(d);
-        b.put(data);
-        return b.array();
+        return dev.convnet.data.IdxBytes.idx(magic, dims, data);
     }
 
     /** n images of 12×12 whose mean brightness says the class (so a network can learn it), and their labels. */

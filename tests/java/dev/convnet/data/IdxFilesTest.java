@@ -29,13 +29,8 @@ class IdxFilesTest {
         return (i * ROWS * COLS + p) * 255 / (COUNT * ROWS * COLS - 1);
     }
 
-    /** An IDX file: magic, the dimensions, then the data bytes, as written by hand (big-endian). */
     static byte[] idx(int magic, int[] dims, byte[] data) {
-        ByteBuffer b = ByteBuffer.allocate(4 + 4 * dims.length + data.length);
-        b.putInt(magic);
-        for (int d : dims) b.putInt(d);
-        b.put(data);
-        return b.array();
+        return IdxBytes.idx(magic, dims, data);
     }
 
     static byte[] imageFile() {
