@@ -16,7 +16,7 @@ import dev.convnet.onnx.proto.OnnxProtos.ValueInfoProto;
 import dev.convnet.shape.Shape;
 import dev.convnet.shape.ShapeException;
 import dev.convnet.tensor.Tensor;
-import dev.convnet.testing.NativeMemory;
+import dev.convnet.internal.exec.NativeMemory;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;

@@ -46,6 +46,26 @@ public record Profile(long runs, List<Step> steps) {
         return runs == 0;
     }
 
+    /**
+     * The runs since {@code earlier}, an earlier profile of the same session (for example to leave warm-up runs out).
+     *
+     * @throws IllegalArgumentException if {@code earlier} has other steps
+     */
+    public Profile since(Profile earlier) {
+        if (earlier.steps().isEmpty()) return this;
+        if (earlier.steps().size() != steps.size()) {
+            throw new IllegalArgumentException("the earlier profile has " + earlier.steps().size() + " steps, this one " + steps.size());
+        }
+        List<Step> out = new ArrayList<>(steps.size());
+        for (int i = 0; i < steps.size(); i++) {
+            Step s = steps.get(i);
+            Step e = earlier.steps().get(i);
+            if (!s.name().equals(e.name())) throw new IllegalArgumentException("step " + i + " differs: " + e.name() + " vs " + s.name());
+            out.add(new Step(s.name(), s.kind(), s.implementation(), s.calls() - e.calls(), s.nanos() - e.nanos()));
+        }
+        return new Profile(runs - earlier.runs(), out);
+    }
+
     /** The total time of every step, in nanoseconds. */
     public long totalNanos() {
         return steps.stream().mapToLong(Step::nanos).sum();
