@@ -39,6 +39,9 @@ import java.util.Map;
  * implements (the internal {@code ConverterRegistry}); an operation or opset without one is refused naming both:
  * {@code Upsample at opset 9 is not supported (node 'up'); convnet has no converter for Upsample}.
  *
+ * <p>The graph is made for fixed input shapes; {@link OnnxModelSession} keeps a model's symbolic dimensions and imports
+ * and compiles it per input shape on demand (any batch size from one loaded model).
+ *
  * <p>Errors: {@link OnnxUnsupportedException} for anything valid but not supported (naming the operator,
  * opset and node), {@link OnnxFormatException} for an inconsistent model, {@link ShapeException} naming the
  * node when shapes do not fit.
