@@ -123,8 +123,8 @@ final class BenchCommand implements Callable<Integer> {
                 long t0 = System.nanoTime();
                 session.outputShapes(inputShapes); // compiles
                 double compileMs = (System.nanoTime() - t0) / 1e6;
-                if (memoryAfterFirst < 0 && memoryBefore >= 0) memoryAfterFirst = NativeMemory.mallocInUse() - memoryBefore;
                 Timing t = time(session, inputs, inputShapes);
+                if (memoryAfterFirst < 0 && memoryBefore >= 0) memoryAfterFirst = NativeMemory.mallocInUse() - memoryBefore;
                 long[] lat = t.latencies().clone();
                 Arrays.sort(lat);
                 double mean = Arrays.stream(lat).average().orElse(0) / 1e6;

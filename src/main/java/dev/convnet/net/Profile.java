@@ -2,8 +2,10 @@ package dev.convnet.net;
 
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 
 /**
  * Where the time of a session's runs went, per step of its plan: on oneDNN each primitive (reorders included) and each
@@ -71,19 +73,14 @@ public record Profile(long runs, List<Step> steps) {
         return steps.stream().mapToLong(Step::nanos).sum();
     }
 
-    /** The steps grouped by kind and implementation: total time, calls, share; longest first. */
+    /** The steps grouped by kind and implementation (named by their kind): total calls and time; longest first. */
     public List<Step> byKind() {
-        List<Step> out = new ArrayList<>();
+        Map<List<String>, Step> groups = new LinkedHashMap<>();
         for (Step s : steps) {
-            int i = 0;
-            while (i < out.size() && !(out.get(i).kind().equals(s.kind()) && out.get(i).implementation().equals(s.implementation()))) i++;
-            if (i == out.size()) {
-                out.add(new Step(s.kind(), s.kind(), s.implementation(), s.calls(), s.nanos()));
-            } else {
-                Step o = out.get(i);
-                out.set(i, new Step(o.name(), o.kind(), o.implementation(), o.calls() + s.calls(), o.nanos() + s.nanos()));
-            }
+            groups.merge(List.of(s.kind(), s.implementation()), new Step(s.kind(), s.kind(), s.implementation(), s.calls(), s.nanos()),
+                    (a, b) -> new Step(a.name(), a.kind(), a.implementation(), a.calls() + b.calls(), a.nanos() + b.nanos()));
         }
+        List<Step> out = new ArrayList<>(groups.values());
         out.sort(Comparator.comparingLong(Step::nanos).reversed());
         return out;
     }

@@ -192,7 +192,8 @@ public final class OnnxModelSession implements AutoCloseable {
      * Runs a model with one input and one output on {@code input} of shape {@code shape}, and returns the output.
      *
      * @throws IllegalStateException if the model has several inputs or outputs, or the model session is closed
-     * @throws IllegalArgumentException, ShapeException as {@link #run(Map, Map)}
+     * @throws IllegalArgumentException as {@link #run(Map, Map)}
+     * @throws ShapeException as {@link #run(Map, Map)}
      */
     public float[] run(float[] input, Shape shape) {
         requireSingle();
@@ -205,7 +206,8 @@ public final class OnnxModelSession implements AutoCloseable {
      *
      * @throws IllegalStateException if the model has several inputs or outputs, or the model session or the input is
      *                               closed
-     * @throws IllegalArgumentException, ShapeException as {@link #run(Map, Map)}
+     * @throws IllegalArgumentException as {@link #run(Map, Map)}
+     * @throws ShapeException as {@link #run(Map, Map)}
      */
     public Tensor run(Tensor input) {
         requireSingle();
@@ -221,7 +223,8 @@ public final class OnnxModelSession implements AutoCloseable {
     /**
      * The output shapes for these input shapes (compiling them if they are new).
      *
-     * @throws IllegalArgumentException, ShapeException as {@link #run(Map, Map)}
+     * @throws IllegalArgumentException as {@link #run(Map, Map)}
+     * @throws ShapeException as {@link #run(Map, Map)}
      */
     public Map<String, Shape> outputShapes(Map<String, Shape> inputShapes) {
         return withSession(inputShapes, Session::outputShapes);

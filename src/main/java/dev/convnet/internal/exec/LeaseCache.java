@@ -4,7 +4,6 @@ import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.function.Function;
 
 /**
@@ -192,14 +191,6 @@ public final class LeaseCache<K, V extends AutoCloseable> implements AutoCloseab
         List<K> keys = new ArrayList<>();
         for (Entry e : entries.values()) if (e.ready && e.failure == null) keys.add(e.key);
         return keys;
-    }
-
-    /** The cached value for {@code key}, if it is cached and made, without touching its recency; else null. */
-    public synchronized V peek(K key) {
-        for (Map.Entry<K, Entry> m : entries.entrySet()) {
-            if (m.getKey().equals(key)) return m.getValue().ready ? m.getValue().value : null;
-        }
-        return null;
     }
 
     /** How many values were made, and how many evicted, since the cache was created. */
