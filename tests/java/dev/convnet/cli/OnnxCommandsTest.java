@@ -164,4 +164,38 @@ class OnnxCommandsTest {
         r = run("run", model.toString(), "--input", dir.resolve("missing.png").toString(), "--output", out.toString());
         assertEquals("2", r[0], r[1] + r[2]);
     }
+
+    @Test
+    void runWithoutOutputPrintsTheTopClasses() throws IOException {
+        Path c = testCase("test_top", false);
+        String[] r = run("run", c.resolve("model.onnx").toString(), "--input", c.resolve("test_data_set_0/input_0.pb").toString(),
+                "--backend", "reference");
+        assertEquals("0", r[0], r[1] + r[2]);
+        assertTrue(r[1].contains("top 5:") && !r[1].contains("written to"), r[1]);
+        Path missing = dir.resolve("missing.onnx");
+        r = run("run", missing.toString(), "--input", c.resolve("test_data_set_0/input_0.pb").toString());
+        assertEquals("2", r[0]);
+        assertEquals("convnet: no such file: " + missing, r[2].strip());
+    }
+
+    @Test
+    void benchTimesOneLoadedModelPerBatchSize() throws IOException {
+        Path model = dir.resolve("m.onnx");
+        Files.write(model, classifier());
+        String[] r = run("bench", model.toString(), "--batch", "1,3", "--iters", "4", "--warmup", "1", "--concurrency", "2",
+                "--backend", "java", "--profile", "--top", "3");
+        assertEquals("0", r[0], r[1] + r[2]);
+        assertTrue(r[1].contains("p50 ms") && r[1].contains("p99 ms") && r[1].contains("images/s"), r[1]);
+        assertTrue(r[1].contains("2 concurrent caller(s) on one loaded model"), r[1]);
+        assertTrue(r[1].matches("(?s).*\\n\\s+1\\s+[0-9.]+\\s+8\\s.*") && r[1].matches("(?s).*\\n\\s+3\\s+[0-9.]+\\s+8\\s.*"), r[1]);
+        assertTrue(r[1].contains("cache:    2 shape(s) compiled"), r[1]);
+        assertTrue(r[1].contains("profile at batch 3") && r[1].contains("Linear") && r[1].contains("by kind (8 runs"), r[1]);
+        Path missing = dir.resolve("nowhere.onnx");
+        r = run("bench", missing.toString());
+        assertEquals("2", r[0]);
+        assertEquals("convnet: no such file: " + missing, r[2].strip());
+        r = run("bench", model.toString(), "--batch", "0");
+        assertEquals("2", r[0]);
+        assertTrue(r[2].contains("--batch"), r[2]);
+    }
 }

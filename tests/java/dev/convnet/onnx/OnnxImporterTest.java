@@ -194,8 +194,7 @@ class OnnxImporterTest {
                 .addNode(node("my_rnn", "LSTM", new String[] {"x"}, "y"));
         OnnxUnsupportedException e = assertThrows(OnnxUnsupportedException.class,
                 () -> OnnxImporter.importModel(read(g, 14), Map.of(), Map.of()));
-        assertTrue(e.getMessage().contains("LSTM") && e.getMessage().contains("'my_rnn'") && e.getMessage().contains("opset 14"),
-                e.getMessage());
+        assertTrue(e.getMessage().startsWith("LSTM at opset 14 is not supported (node 'my_rnn')"), e.getMessage());
         GraphProto.Builder dynamicWeights = GraphProto.newBuilder().setName("conv")
                 .addInput(floatInput("x", 1, 1, 4, 4)).addInput(floatInput("w", 1, 1, 3, 3)).addOutput(floatInput("y", 1, 1, 2, 2))
                 .addNode(node("c", "Conv", new String[] {"x", "w"}, "y"));

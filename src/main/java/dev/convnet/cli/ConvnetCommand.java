@@ -12,7 +12,7 @@ import picocli.CommandLine.Command;
 @Command(name = "convnet", mixinStandardHelpOptions = true, version = "convnet 0.1.0",
         description = "ConvNets on the CPU from Java: oneDNN through the FFM API, with pure-Java fallback kernels.",
         subcommands = {InfoCommand.class, LectureCommand.class, DemoCommand.class, OnnxTestCommand.class, InspectCommand.class,
-                RunCommand.class, TrainCommand.class, EvalCommand.class, TransferCommand.class, CommandLine.HelpCommand.class})
+                RunCommand.class, BenchCommand.class, TrainCommand.class, EvalCommand.class, TransferCommand.class, CommandLine.HelpCommand.class})
 public final class ConvnetCommand implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -31,7 +31,8 @@ public final class ConvnetCommand implements Runnable {
     public static int execute(String... args) {
         CommandLine cl = new CommandLine(new ConvnetCommand());
         cl.setExecutionExceptionHandler((ex, line, parsed) -> {
-            line.getErr().println("convnet: " + ex.getMessage());
+            line.getErr().println("convnet: " + (ex instanceof java.nio.file.NoSuchFileException n ? "no such file: " + n.getFile()
+                    : ex.getMessage()));
             return ex instanceof IllegalArgumentException || ex instanceof java.io.IOException
                     || ex instanceof java.io.UncheckedIOException ? 2 : 1;
         });

@@ -35,12 +35,12 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 /**
- * {@code convnet run MODEL --input FILE --output FILE}: one inference. The input is a TensorProto {@code .pb} or an
+ * {@code convnet run MODEL --input FILE [--output FILE]}: one inference. The input is a TensorProto {@code .pb} or an
  * image (PNG, JPEG, … via javax.imageio) resized to the model's H×W, scaled to [0, 1], normalized per RGB channel
- * with {@code --mean} and {@code --std} (ImageNet's by default), NCHW. The first output is written as a TensorProto;
- * a classifier's ({@code [1, K]}) top-5 classes are printed.
+ * with {@code --mean} and {@code --std} (ImageNet's by default), NCHW. With {@code --output} the first output is
+ * written as a TensorProto; a classifier's ({@code [1, K]}) top-5 classes are printed.
  */
-@Command(name = "run", description = "Run an ONNX model on a TensorProto .pb or an image; write the first output as a .pb; print a classifier's top 5.")
+@Command(name = "run", description = "Run an ONNX model on a TensorProto .pb or an image; print a classifier's top 5; with --output write the first output as a .pb.")
 final class RunCommand implements Callable<Integer> {
     @Parameters(paramLabel = "MODEL", description = "The .onnx file.")
     Path model;
@@ -48,7 +48,8 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--input", required = true, paramLabel = "FILE", description = "A TensorProto .pb, or an image (PNG, JPEG).")
     Path input;
 
-    @Option(names = "--output", required = true, paramLabel = "FILE", description = "Where to write the first output (TensorProto .pb).")
+    @Option(names = "--output", paramLabel = "FILE",
+            description = "Where to write the first output (TensorProto .pb); without it, only a classifier's top classes are printed.")
     Path output;
 
     @Mixin
@@ -105,10 +106,12 @@ final class RunCommand implements Callable<Integer> {
             y = s.run(Map.of(inputName, x)).get(outName);
         }
         long dt = System.nanoTime() - t0;
-        long[] dims = Arrays.stream(outShape.dims()).asLongStream().toArray();
-        OnnxTensor.ofFloats(outName, dims, y).write(output);
-        out.printf(Locale.ROOT, "%s: %s → %s %s on %s in %.1f ms; written to %s%n", model.getFileName(), shape, outName, outShape,
-                s.backend().name().toLowerCase(Locale.ROOT), dt / 1e6, output);
+        if (output != null) {
+            long[] dims = Arrays.stream(outShape.dims()).asLongStream().toArray();
+            OnnxTensor.ofFloats(outName, dims, y).write(output);
+        }
+        out.printf(Locale.ROOT, "%s: %s → %s %s on %s in %.1f ms%s%n", model.getFileName(), shape, outName, outShape,
+                s.backend().name().toLowerCase(Locale.ROOT), dt / 1e6, output == null ? "" : "; written to " + output);
         if (outShape.dim(0) == 1 && outShape.elementCount() == outShape.dim(outShape.rank() == 4 ? 1 : outShape.rank() - 1)
                 && outShape.elementCount() > 1) {
             int k = Math.min(top, y.length);

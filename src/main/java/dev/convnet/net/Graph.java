@@ -263,7 +263,7 @@ public final class Graph {
      */
     public Session compile(Map<String, Shape> inputShapes, SessionOptions options) {
         Objects.requireNonNull(options, "options");
-        return SessionFactory.create(this, plan(inputShapes), options);
+        return dev.convnet.internal.exec.SessionFactory.create(this, plan(inputShapes), options, null);
     }
 
     /** {@link #compile(Map, SessionOptions)} for a graph with one input. */

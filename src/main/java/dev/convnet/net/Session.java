@@ -123,6 +123,14 @@ public interface Session extends AutoCloseable {
      */
     Map<String, float[]> run(Map<String, float[]> inputs);
 
+    /**
+     * The time per step of the plan over the runs so far, for a session compiled with
+     * {@link SessionOptions#withProfiling(boolean) profiling} on; {@link Profile#EMPTY} otherwise.
+     */
+    default Profile profile() {
+        return Profile.EMPTY;
+    }
+
     /** Releases threads and memory; waits for runs in flight. Idempotent. */
     @Override
     void close();

@@ -14,11 +14,18 @@ package dev.convnet.net;
  * @param channelsLast the caller's 4-D input and output tensors are laid out N, H, W, C (channels last, as
  *                images usually come) instead of N, C, H, W; shapes are still given as [N, C, H, W]. On oneDNN this
  *                spares the reorders at the network's edges when its primitives choose that layout themselves.
+ * @param profiling time every step of every run, for {@link Session#profile()} (one clock read per step and, on oneDNN,
+ *                  a stream wait per primitive: slightly slower runs); off by default
  */
-public record SessionOptions(BackendKind backend, int threads, boolean fusion, boolean channelsLast) {
-    /** Options with NCHW input and output. */
+public record SessionOptions(BackendKind backend, int threads, boolean fusion, boolean channelsLast, boolean profiling) {
+    /** Options with NCHW input and output, profiling off. */
     public SessionOptions(BackendKind backend, int threads, boolean fusion) {
-        this(backend, threads, fusion, false);
+        this(backend, threads, fusion, false, false);
+    }
+
+    /** Options with profiling off. */
+    public SessionOptions(BackendKind backend, int threads, boolean fusion, boolean channelsLast) {
+        this(backend, threads, fusion, channelsLast, false);
     }
 
     /** Checks {@code threads ≥ 1}. */
@@ -28,28 +35,33 @@ public record SessionOptions(BackendKind backend, int threads, boolean fusion, b
         }
     }
 
-    /** The automatic backend, every core, fusion on. */
+    /** The automatic backend, every core, fusion on, NCHW, profiling off. */
     public static SessionOptions defaults() {
         return new SessionOptions(null, Runtime.getRuntime().availableProcessors(), true);
     }
 
     /** These options with another backend ({@code null}: automatic). */
     public SessionOptions withBackend(BackendKind kind) {
-        return new SessionOptions(kind, threads, fusion, channelsLast);
+        return new SessionOptions(kind, threads, fusion, channelsLast, profiling);
     }
 
     /** These options with another thread count. */
     public SessionOptions withThreads(int n) {
-        return new SessionOptions(backend, n, fusion, channelsLast);
+        return new SessionOptions(backend, n, fusion, channelsLast, profiling);
     }
 
     /** These options with fusion on or off. */
     public SessionOptions withFusion(boolean on) {
-        return new SessionOptions(backend, threads, on, channelsLast);
+        return new SessionOptions(backend, threads, on, channelsLast, profiling);
     }
 
     /** These options with channels-last (NHWC) or NCHW input and output. */
     public SessionOptions withChannelsLast(boolean on) {
-        return new SessionOptions(backend, threads, fusion, on);
+        return new SessionOptions(backend, threads, fusion, on, profiling);
+    }
+
+    /** These options with profiling on or off. */
+    public SessionOptions withProfiling(boolean on) {
+        return new SessionOptions(backend, threads, fusion, channelsLast, on);
     }
 }

@@ -30,8 +30,12 @@ public record OnnxNode(String name, String opType, String domain, List<String> i
         return Optional.ofNullable(attributes.get(attributeName));
     }
 
-    /** A readable label for messages: {@code Conv 'conv1'}, or {@code Conv #3} for an unnamed node at index 3. */
-    String label(int index) {
+    /**
+     * A readable label for messages: {@code Conv 'conv1'}, or {@code Conv #3} for an unnamed node at index 3.
+     *
+     * @param index the node's position in {@link OnnxModel#nodes()}
+     */
+    public String label(int index) {
         return opType + (name.isEmpty() ? " #" + index : " '" + name + "'");
     }
 }

@@ -10,6 +10,10 @@
  *       topological order.</li>
  *   <li>{@link dev.convnet.onnx.OnnxTensor#read} and {@link dev.convnet.onnx.OnnxTensor#write} read and write
  *       single serialized {@code TensorProto} files, such as the backend tests' {@code input_0.pb}.</li>
+ *   <li>{@link dev.convnet.onnx.OnnxImporter} maps a model to a {@code Graph} for fixed input shapes, one converter per
+ *       operation (internal, registered by operation and opset range); {@link dev.convnet.onnx.OnnxModelSession} runs
+ *       one loaded model at any input shapes (any batch size), compiling and caching a session per shape, with the
+ *       weights shared between them.</li>
  *   <li>{@link dev.convnet.onnx.OnnxExporter} writes a {@code Graph} as an opset-13 model with a symbolic batch,
  *       through a temporary file renamed over the target.</li>
  *   <li>Every malformed or unsupported input ends in an {@link dev.convnet.onnx.OnnxFormatException}; the
@@ -19,6 +23,7 @@
  * The protobuf classes underneath, in {@code dev.convnet.onnx.proto}, are generated at build time from
  * {@code src/main/proto/onnx_subset.proto}; they are not part of this package's API.
  *
- * <p>Everything here is immutable or stateless, and thread-safe.
+ * <p>Everything here is immutable or stateless, and thread-safe; {@link dev.convnet.onnx.OnnxModelSession} holds native
+ * memory, is thread-safe and {@code AutoCloseable}.
  */
 package dev.convnet.onnx;

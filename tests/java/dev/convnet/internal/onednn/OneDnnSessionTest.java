@@ -21,6 +21,7 @@ import dev.convnet.shape.Padding;
 import dev.convnet.shape.Shape;
 import dev.convnet.shape.ShapeException;
 import dev.convnet.tensor.Tensor;
+import dev.convnet.internal.exec.NativeMemory;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;

@@ -2,6 +2,8 @@ package dev.convnet.internal.kernels;
 
 import dev.convnet.internal.exec.AbstractSession;
 import dev.convnet.internal.exec.ContextPool;
+import dev.convnet.internal.exec.StepTimes;
+import dev.convnet.net.Profile;
 import dev.convnet.net.BackendKind;
 import dev.convnet.net.GraphSummary;
 import dev.convnet.net.Session;
@@ -70,9 +72,16 @@ public final class GraphSession extends AbstractSession {
         }
     }
 
+    /** The time per node when profiling, else null. */
+    private final StepTimes times;
+
     private GraphSession(GraphSummary plan, BackendKind backend, KernelFactory factory, Map<String, float[]> constantValues,
-                         boolean channelsLast) {
+                         boolean channelsLast, boolean profiling) {
         super(plan, backend);
+        String implementation = backend == BackendKind.JAVA ? "java" : "reference";
+        this.times = !profiling ? null : new StepTimes(plan.rows().stream().map(r -> r.name() + " " + r.layer()).toList(),
+                plan.rows().stream().map(r -> r.layer().kind()).toList(),
+                plan.rows().stream().map(r -> implementation).toList());
         this.factory = factory;
         this.channelsLast = channelsLast;
         Map<String, Integer> slot = new HashMap<>();
@@ -163,8 +172,14 @@ public final class GraphSession extends AbstractSession {
      */
     public static GraphSession open(GraphSummary plan, Map<String, float[]> constants, BackendKind backend,
                                     KernelFactory factory, boolean channelsLast) {
+        return open(plan, constants, backend, factory, channelsLast, false);
+    }
+
+    /** As {@link #open(GraphSummary, Map, BackendKind, KernelFactory, boolean)}, timing every node when {@code profiling}. */
+    public static GraphSession open(GraphSummary plan, Map<String, float[]> constants, BackendKind backend,
+                                    KernelFactory factory, boolean channelsLast, boolean profiling) {
         try {
-            return new GraphSession(plan, backend, factory, constants, channelsLast);
+            return new GraphSession(plan, backend, factory, constants, channelsLast, profiling);
         } catch (RuntimeException | Error e) {
             factory.close();
             throw e;
@@ -250,9 +265,17 @@ public final class GraphSession extends AbstractSession {
             float[][] x = w.args[n];
             for (int i = 0; i < ins.length; i++) x[i] = values[ins[i]];
             float[] y = w.buffers[bufferOf[n]];
+            long start = times == null ? 0 : System.nanoTime();
             kernels[n].forward(x, y);
+            if (times != null) times.add(n, System.nanoTime() - start);
             values[nodeOutput[n]] = y;
         }
+        if (times != null) times.run();
+    }
+
+    @Override
+    public Profile profile() {
+        return times == null ? Profile.EMPTY : times.snapshot();
     }
 
     /** A workspace for this run, its values holding the constants. */

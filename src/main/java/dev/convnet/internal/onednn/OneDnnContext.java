@@ -2,6 +2,7 @@ package dev.convnet.internal.onednn;
 
 import static dev.convnet.onednn.bindings.dnnl_h.*;
 
+import dev.convnet.internal.exec.StepTimes;
 import dev.convnet.internal.onednn.OneDnnPlan.Step;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -39,8 +40,12 @@ final class OneDnnContext implements AutoCloseable {
     final float[][][] javaIn;
     final float[][] javaOut;
 
-    OneDnnContext(OneDnnPlan plan) {
+    /** The time per step when the session profiles, else null. */
+    private final StepTimes times;
+
+    OneDnnContext(OneDnnPlan plan, StepTimes times) {
         this.plan = plan;
+        this.times = times;
         try {
             stream = scope.stream(plan.engine);
             var arena = scope.arena();
@@ -142,22 +147,32 @@ final class OneDnnContext implements AutoCloseable {
         }
         List<Step> steps = plan.steps;
         for (int i = 0; i < steps.size(); i++) {
-            Step st = steps.get(i);
-            if (st.isJava()) {
+            long start = times == null ? 0 : System.nanoTime();
+            step(i, steps.get(i), in, out);
+            if (times != null) {
                 Dnnl.check("dnnl_stream_wait", dnnl_stream_wait(stream));
-                for (int k = 0; k < st.srcSlots.length; k++) {
-                    MemorySegment.copy(slot(st.srcSlots[k], in, out), ValueLayout.JAVA_FLOAT, 0, javaIn[i][k], 0,
-                            javaIn[i][k].length);
-                }
-                MemorySegment dst = slot(st.dstSlot, in, out);
-                st.javaKernel.forward(javaIn[i], javaOut[i]);
-                MemorySegment.copy(javaOut[i], 0, dst, ValueLayout.JAVA_FLOAT, 0, javaOut[i].length);
-                continue;
+                times.add(i, System.nanoTime() - start);
             }
-            int status = dnnl_primitive_execute(st.handle, stream, nargs[i], args[i]);
-            if (status != 0) Dnnl.check("dnnl_primitive_execute", status, st.layer);
         }
         Dnnl.check("dnnl_stream_wait", dnnl_stream_wait(stream));
+        if (times != null) times.run();
+    }
+
+    /** Runs step {@code i}: a primitive on the stream, or a Java kernel on copies of its plain inputs. */
+    private void step(int i, Step st, MemorySegment[] in, MemorySegment[] out) {
+        if (st.isJava()) {
+            Dnnl.check("dnnl_stream_wait", dnnl_stream_wait(stream));
+            for (int k = 0; k < st.srcSlots.length; k++) {
+                MemorySegment.copy(slot(st.srcSlots[k], in, out), ValueLayout.JAVA_FLOAT, 0, javaIn[i][k], 0,
+                        javaIn[i][k].length);
+            }
+            MemorySegment dst = slot(st.dstSlot, in, out);
+            st.javaKernel.forward(javaIn[i], javaOut[i]);
+            MemorySegment.copy(javaOut[i], 0, dst, ValueLayout.JAVA_FLOAT, 0, javaOut[i].length);
+            return;
+        }
+        int status = dnnl_primitive_execute(st.handle, stream, nargs[i], args[i]);
+        if (status != 0) Dnnl.check("dnnl_primitive_execute", status, st.layer);
     }
 
     /** Runs every step on the caller's single input and output. */

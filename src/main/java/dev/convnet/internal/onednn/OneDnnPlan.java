@@ -173,6 +173,10 @@ final class OneDnnPlan {
 
     private final Primitives prims;
     private final JavaNodes javaKernels;
+    /** Where constants live when they are shared with other plans, or null for the plan's own arena. */
+    private final WeightCache weights;
+    /** The caller's list of the buffers taken from {@link #weights}: it gives them back when the plan is freed. */
+    private final List<MemorySegment> shared;
 
     /** Makes the Java kernel for a node oneDNN has no primitive for. */
     @FunctionalInterface
@@ -195,10 +199,16 @@ final class OneDnnPlan {
     /**
      * Compiles a graph of nodes (in topological order) from the named inputs to the named outputs. The caller owns
      * {@code scope} and closes it on failure.
+     *
+     * @param weights where to keep constants shared with other plans, or null to keep them in {@code scope}
+     * @param shared  receives every buffer taken from {@code weights} (also when compiling fails): the caller gives
+     *                them back ({@link WeightCache#release}) when it frees the plan
      */
     OneDnnPlan(NativeScope scope, List<PlanNode> nodes, LinkedHashMap<String, Shape> inputs,
                Map<String, ConstantTensor> constants, List<String> outputs, int threads, boolean fusion,
-               boolean channelsLast, JavaNodes javaKernels) {
+               boolean channelsLast, JavaNodes javaKernels, WeightCache weights, List<MemorySegment> shared) {
+        this.weights = weights;
+        this.shared = shared;
         this.channelsLast = channelsLast;
         this.scope = scope;
         this.threads = threads;
@@ -460,19 +470,37 @@ final class OneDnnPlan {
         }
     }
 
-    /** A constant held by the session: user data in a plain layout, reordered once into {@code md} if that differs. */
+    /**
+     * A constant operand in the layout {@code md}: {@code data} (row-major, {@code userMd}) laid out once, in a buffer of
+     * the plan's own or, with a {@link WeightCache}, one shared with the other plans of the same model that read the same
+     * values in the same layout.
+     */
     private Constant constant(int arg, float[] data, MemorySegment userMd, MemorySegment md) {
-        MemorySegment user = scope.arena().allocateFrom(ValueLayout.JAVA_FLOAT, data);
-        MemorySegment userMem = scope.memory(userMd, engine, user);
-        if (MemoryFormats.same(userMd, md)) return new Constant(arg, userMem);
-        MemorySegment buf = scope.arena().allocate(MemoryFormats.bytes(md), 64);
-        MemorySegment mem = scope.memory(md, engine, buf);
-        MemorySegment pd = prims.reorder("weights", userMd, md, MemorySegment.NULL);
-        MemorySegment reorder = scope.primitive(pd);
-        MemorySegment stream = scope.stream(engine);
-        Dnnl.executeAndWait(reorder, stream,
-                Dnnl.execArgs(scope.arena(), DNNL_ARG_FROM(), userMem, DNNL_ARG_TO(), mem), "weights reorder");
-        return new Constant(arg, mem);
+        MemorySegment buf;
+        if (weights != null) {
+            buf = weights.acquire(data, md, target -> layOut(data, userMd, md, target));
+            shared.add(buf);
+        } else {
+            buf = scope.arena().allocate(Math.max(MemoryFormats.bytes(md), 64), 64);
+            layOut(data, userMd, md, buf);
+        }
+        return new Constant(arg, scope.memory(md, engine, buf));
+    }
+
+    /** Writes {@code data} (row-major, {@code userMd}) into {@code target} in the layout {@code md}: a copy or a reorder. */
+    private void layOut(float[] data, MemorySegment userMd, MemorySegment md, MemorySegment target) {
+        if (MemoryFormats.same(userMd, md)) {
+            MemorySegment.copy(data, 0, target, ValueLayout.JAVA_FLOAT, 0, data.length);
+            return;
+        }
+        try (NativeScope tmp = new NativeScope()) {
+            MemorySegment user = tmp.arena().allocateFrom(ValueLayout.JAVA_FLOAT, data);
+            MemorySegment userMem = tmp.memory(userMd, engine, user);
+            MemorySegment mem = tmp.memory(md, engine, target);
+            MemorySegment pd = new Primitives(tmp, engine).reorder("weights", userMd, md, MemorySegment.NULL);
+            Dnnl.executeAndWait(tmp.primitive(pd), tmp.stream(engine),
+                    Dnnl.execArgs(tmp.arena(), DNNL_ARG_FROM(), userMem, DNNL_ARG_TO(), mem), "weights reorder");
+        }
     }
 
     private static float[] floats(double[] d) {

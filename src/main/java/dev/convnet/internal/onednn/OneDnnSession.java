@@ -2,6 +2,8 @@ package dev.convnet.internal.onednn;
 
 import dev.convnet.internal.exec.AbstractSession;
 import dev.convnet.internal.exec.ContextPool;
+import dev.convnet.internal.exec.StepTimes;
+import dev.convnet.net.Profile;
 import dev.convnet.internal.kernels.KernelFactory;
 import dev.convnet.net.BackendKind;
 import dev.convnet.net.GraphSummary;
@@ -35,6 +37,12 @@ public final class OneDnnSession extends AbstractSession {
     private final OneDnnPlan plan;
     private final ContextPool<OneDnnContext> contexts;
     private KernelFactory javaKernels;
+    /** Where the constants live when shared with other sessions of one model, or null. */
+    private final WeightCache weights;
+    /** The buffers this session holds in {@link #weights}. */
+    private final List<MemorySegment> shared = new java.util.ArrayList<>();
+    /** The time per step when profiling, else null. */
+    private final StepTimes times;
 
     /**
      * Compiles a validated graph: every node on a oneDNN primitive where there is one (the layers, binary operations,
@@ -50,7 +58,19 @@ public final class OneDnnSession extends AbstractSession {
      */
     public OneDnnSession(GraphSummary graph, Map<String, float[]> constants, int threads, boolean fusion,
                          boolean channelsLast, Supplier<KernelFactory> javaKernels) {
+        this(graph, constants, threads, fusion, channelsLast, false, javaKernels, null);
+    }
+
+    /**
+     * As {@link #OneDnnSession(GraphSummary, Map, int, boolean, boolean, Supplier)}, with every step timed when
+     * {@code profiling} (see {@link #profile()}), and with the constants (weights in the layouts the primitives chose,
+     * biases, statistics, constant tensors) kept in {@code weights} when it is not null, shared with the other sessions
+     * that use it; closing the session gives them back. {@code weights} must outlive the session.
+     */
+    public OneDnnSession(GraphSummary graph, Map<String, float[]> constants, int threads, boolean fusion,
+                         boolean channelsLast, boolean profiling, Supplier<KernelFactory> javaKernels, WeightCache weights) {
         super(graph, BackendKind.ONEDNN);
+        this.weights = weights;
         if (threads < 1) throw new IllegalArgumentException("threads = " + threads + " must be ≥ 1");
         OneDnn.require();
         this.scope = new NativeScope();
@@ -67,23 +87,38 @@ public final class OneDnnSession extends AbstractSession {
         try {
             omp_set_num_threads(threads);
             this.plan = new OneDnnPlan(scope, nodes, new LinkedHashMap<>(graph.inputShapes()), constantTensors,
-                    List.copyOf(graph.outputShapes().keySet()), threads, fusion, channelsLast, java);
+                    List.copyOf(graph.outputShapes().keySet()), threads, fusion, channelsLast, java, weights, shared);
         } catch (RuntimeException | Error e) {
             closeNative();
             throw e;
         } finally {
             omp_set_num_threads(before);
         }
+        this.times = profiling ? new StepTimes(plan.steps.stream().map(st -> st.layer).toList(),
+                plan.steps.stream().map(st -> st.primitive).toList(), plan.steps.stream().map(st -> st.implementation).toList())
+                : null;
+        StepTimes t = times;
         this.contexts = new ContextPool<>(Math.max(4, 2 * Runtime.getRuntime().availableProcessors()),
-                () -> new OneDnnContext(plan), OneDnnContext::close);
+                () -> new OneDnnContext(plan, t), OneDnnContext::close);
         // One context up front: compile-time errors surface here, and the first run allocates nothing.
-        contexts.release(contexts.acquire());
+        try {
+            contexts.release(contexts.acquire());
+        } catch (RuntimeException | Error e) {
+            contexts.disposeAll();
+            closeNative();
+            throw e;
+        }
     }
 
     @Override
     public String plan() {
         return plan.describe("oneDNN plan for inputs " + inputShapes() + " → outputs " + outputShapes()
                 + (plan.fusion ? "" : " (fusion off)") + (plan.channelsLast ? " (channels-last input and output)" : ""));
+    }
+
+    @Override
+    public Profile profile() {
+        return times == null ? Profile.EMPTY : times.snapshot();
     }
 
     /** How many execution contexts exist (one per run that was ever concurrent, up to the pool's capacity). */
@@ -130,7 +165,11 @@ public final class OneDnnSession extends AbstractSession {
         try {
             scope.close();
         } finally {
-            if (javaKernels != null) javaKernels.close();
+            try {
+                if (javaKernels != null) javaKernels.close();
+            } finally {
+                if (weights != null) weights.release(shared);
+            }
         }
     }
 }
