@@ -1,5 +1,7 @@
 package dev.convnet.internal.onednn;
 
+import dev.convnet.internal.exec.NativeMemory;
+
 import dev.convnet.internal.onednn.TrainingComparison.Bound;
 import dev.convnet.internal.onednn.TrainingComparison.Case;
 import dev.convnet.internal.onednn.TrainingComparison.Worst;
