@@ -170,7 +170,7 @@ final class OneDnnLoader {
         }
         String library = platform.get().library();
         return s.cacheRoots().stream()
-                .map(root -> new Candidate(SOURCE_CLASS_PATH, where + " copied to " + root.path() + " (" + root.source() + ")",
+                .map(root -> new Candidate(SOURCE_CLASS_PATH, "cache folder " + root.path() + " (" + root.source() + ")",
                         () -> NativeCache.extract(index, s.classPath(), root).resolve(library)))
                 .toList();
     }
