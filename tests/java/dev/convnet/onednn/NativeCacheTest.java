@@ -212,5 +212,10 @@ class NativeCacheTest {
         assertEquals("org.example:x:1:linux-arm64", index.source());
         assertEquals(List.of(new NativeBundle.FileEntry("libx.so", elf.length, NativeBundle.sha256(elf))), index.files());
         assertEquals("platforms=linux-arm64", Files.readAllLines(dir.resolve(NativeBundle.PLATFORMS)).get(1));
+        List<String> artifacts = List.of("g:dnnl:1:{platform}", "g:opencl:1:{platform}[linux,windows]", "g:msvc:1:{platform}[windows]");
+        assertEquals("g:dnnl:1:macosx-x86_64", NativeBundle.sources("macosx-x86_64", artifacts));
+        assertEquals("g:dnnl:1:linux-arm64, g:opencl:1:linux-arm64", NativeBundle.sources("linux-arm64", artifacts));
+        assertEquals("g:dnnl:1:windows-x86_64, g:opencl:1:windows-x86_64, g:msvc:1:windows-x86_64",
+                NativeBundle.sources("windows-x86_64", artifacts));
     }
 }

@@ -135,14 +135,15 @@ final class NativeBundle {
 
     /**
      * Writes the indexes, at build time ({@code process-classes}, see pom.xml):
-     * {@code NativeBundle <root> <oneDNN version> <source>}, where {@code root} is
-     * {@code target/classes/dev/convnet/onednn/native}, holding one folder per platform, and {@code source} names
-     * the artifacts with {@code {platform}} for the classifier. A platform whose index is newer than its files is
-     * left alone.
+     * {@code NativeBundle <root> <oneDNN version> <artifact>...}, where {@code root} is
+     * {@code target/classes/dev/convnet/onednn/native}, holding one folder per platform, and each artifact is a
+     * Maven coordinate with {@code {platform}} for the classifier, optionally followed by the platforms it serves in
+     * brackets ({@code org.bytedeco:javacpp:1.5.12:{platform}[windows]}). A platform whose index is newer than its
+     * files is left alone.
      */
     static void main(String[] args) throws IOException {
-        if (args.length != 3) {
-            throw new IllegalArgumentException("usage: NativeBundle <root> <oneDNN version> <source artifacts, {platform} for the classifier>");
+        if (args.length < 3) {
+            throw new IllegalArgumentException("usage: NativeBundle <root> <oneDNN version> <artifact, {platform} for the classifier>...");
         }
         Path root = Path.of(args[0]);
         List<String> platforms = new ArrayList<>();
@@ -150,7 +151,7 @@ final class NativeBundle {
             try (Stream<Path> dirs = Files.list(root)) {
                 for (Path dir : dirs.filter(Files::isDirectory).sorted().toList()) {
                     String platform = dir.getFileName().toString();
-                    writeIndex(dir, platform, args[1], args[2].replace("{platform}", platform));
+                    writeIndex(dir, platform, args[1], sources(platform, List.of(args).subList(2, args.length)));
                     platforms.add(platform);
                 }
             }
@@ -160,6 +161,21 @@ final class NativeBundle {
             w.write("# The platforms whose oneDNN files this jar carries (written by the build: dev.convnet.onednn.NativeBundle)\n");
             w.write("platforms=" + String.join(",", platforms) + "\n");
         }
+    }
+
+    /** The artifacts that serve {@code platform}, joined, with the classifier filled in. */
+    static String sources(String platform, List<String> artifacts) {
+        List<String> out = new ArrayList<>();
+        for (String a : artifacts) {
+            int bracket = a.indexOf('[');
+            if (bracket >= 0) {
+                List<String> families = List.of(a.substring(bracket + 1, a.length() - 1).split(","));
+                if (families.stream().noneMatch(f -> platform.startsWith(f.strip()))) continue;
+                a = a.substring(0, bracket);
+            }
+            out.add(a.strip().replace("{platform}", platform));
+        }
+        return String.join(", ", out);
     }
 
     static void writeIndex(Path dir, String platform, String onednnVersion, String source) throws IOException {
