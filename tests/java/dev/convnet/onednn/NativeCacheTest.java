@@ -146,9 +146,14 @@ class NativeCacheTest {
         } catch (IOException | UnsupportedOperationException e) {
             org.junit.jupiter.api.Assumptions.abort("cannot change the owner here: " + e);
         }
+        var index = NativeBundle.index(cl, PLATFORM);
         var root = new NativeCache.Root(theirs, "temporary folder (java.io.tmpdir)", true);
-        var e = assertThrows(OneDnnLoader.Unavailable.class, () -> NativeCache.extract(NativeBundle.index(cl, PLATFORM), cl, root));
+        var e = assertThrows(OneDnnLoader.Unavailable.class, () -> NativeCache.extract(index, cl, root));
         assertTrue(e.getMessage().startsWith("belongs to uid 4242, not to this user"), e.getMessage());
+        NativeCache.extract(index, cl, new NativeCache.Root(tmp.resolve("mine"), "test cache", false));
+        Files.move(tmp.resolve("mine").resolve(index.folderName()), theirs.resolve(index.folderName()));
+        e = assertThrows(OneDnnLoader.Unavailable.class, () -> NativeCache.extract(index, cl, root));
+        assertTrue(e.getMessage().startsWith("belongs to uid 4242"), "files planted by someone else are not trusted: " + e.getMessage());
     }
 
     @Test

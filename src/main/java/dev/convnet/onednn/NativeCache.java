@@ -121,6 +121,7 @@ final class NativeCache {
             throw new OneDnnLoader.Unavailable("on a filesystem mounted noexec (" + noexec + "), from which libraries cannot be"
                     + " loaded; name another folder with -D" + CACHE_PROPERTY);
         }
+        if (root.shared() && Files.isDirectory(base)) refuseForeignOwner(base);     // before trusting what is in it
         if (complete(dir, index) == null) {
             LOG.log(Level.DEBUG, () -> "oneDNN: using the files already copied to " + dir);
             return dir;
@@ -161,6 +162,7 @@ final class NativeCache {
     }
 
     private static void prepareRoot(Path base, boolean shared) throws OneDnnLoader.Unavailable {
+        if (Files.exists(base) && !Files.isDirectory(base)) throw new OneDnnLoader.Unavailable("not a folder");
         try {
             if (!Files.isDirectory(base)) {
                 Files.createDirectories(base);
@@ -172,12 +174,14 @@ final class NativeCache {
         if (!Files.isWritable(base)) {
             throw new OneDnnLoader.Unavailable("read-only: the files are not there yet and cannot be written");
         }
-        if (shared) {
-            String owner = foreignOwner(base);
-            if (owner != null) {
-                throw new OneDnnLoader.Unavailable("belongs to " + owner + ", not to this user: libraries from a folder another"
-                        + " user can write to are not loaded");
-            }
+        if (shared) refuseForeignOwner(base);
+    }
+
+    private static void refuseForeignOwner(Path base) throws OneDnnLoader.Unavailable {
+        String owner = foreignOwner(base);
+        if (owner != null) {
+            throw new OneDnnLoader.Unavailable("belongs to " + owner + ", not to this user: libraries from a folder another"
+                    + " user can write to are not loaded");
         }
     }
 
