@@ -166,7 +166,7 @@ public final class ArrayTrainingSession implements TrainingSession {
     }
 
     @Override
-    public GraphSummary graphSummary() {
+    public GraphSummary summary() {
         return plan;
     }
 
