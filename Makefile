@@ -1,5 +1,6 @@
 # convnet: `make test` runs every test, `make run` runs the main job. Both set everything up on a fresh machine:
-# they find a JDK >= 22 (bin/find-jdk), and Maven downloads oneDNN 3.8.1 from Maven Central into target/native/.
+# they find a JDK >= 22 (bin/find-jdk), and Maven downloads oneDNN 3.8.1 from Maven Central into target/native/ and
+# packs its native files into the jars.
 
 SHELL := /bin/bash
 JDK := $(shell bin/find-jdk 2>/dev/null)
@@ -11,6 +12,10 @@ MVN ?= mvn
 MVN_FLAGS ?= -B -q
 JAVA := $(JDK)/bin/java
 
+# The project's version (the first <version> of pom.xml) and the runnable jar `mvn package` writes.
+VERSION := $(shell sed -n 's:^  <version>\(.*\)</version>.*:\1:p' pom.xml | head -1)
+CLI_JAR := target/convnet-$(VERSION)-cli.jar
+
 # Where `mvn` unpacks the oneDNN headers (jextract reads them from there).
 NATIVE := target/native/linux-x86_64
 JEXTRACT ?= $(shell command -v jextract 2>/dev/null)
@@ -19,16 +24,19 @@ JEXTRACT ?= $(shell command -v jextract 2>/dev/null)
 
 all: build
 
-## build: compile the library, unpack oneDNN, package target/convnet.jar and write bin/convnet
+## build: compile the library, unpack oneDNN, package target/convnet-VERSION.jar (the library, with oneDNN's native
+## files), target/convnet-VERSION-cli.jar (runnable: every dependency inside) and write bin/convnet
 build: bin/convnet
 	$(MVN) $(MVN_FLAGS) package -DskipTests
 
-bin/convnet: bin/convnet.in
-	cp bin/convnet.in bin/convnet && chmod +x bin/convnet
+bin/convnet: bin/convnet.in pom.xml
+	sed 's|@VERSION@|$(VERSION)|g' bin/convnet.in > bin/convnet && chmod +x bin/convnet
 
-## test: every test (JUnit 5 via Surefire), after installing the Debian test data the tests read
+## test: every test, after installing the Debian test data the tests read: the unit tests (JUnit 5 via Surefire), then,
+## on the packaged jars, the integration tests (Failsafe): a separate Maven project that depends on the installed
+## artifact and runs from a folder away from the checkout, and two JVMs copying the natives into one empty cache at once
 test: bin/convnet test-data
-	$(MVN) $(MVN_FLAGS) package
+	$(MVN) $(MVN_FLAGS) verify
 
 # The ONNX backend test cases (libonnx-testdata), Fashion-MNIST (dataset-fashion-mnist) and PyTorch (python3-torch: it
 # makes the optimizer-step fixtures at test time) come from Debian's packages.

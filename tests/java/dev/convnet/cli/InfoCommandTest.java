@@ -34,7 +34,7 @@ class InfoCommandTest {
         assertTrue(r[1].contains("oneDNN:       3.8.1"), r[1]);
         assertTrue(r[1].contains("CPU ISA:"), r[1]);
         assertTrue(r[1].contains("CPU runtime:  OpenMP"), r[1]);
-        assertTrue(r[1].contains("libdnnl.so.3 (library unpacked by the build)"), r[1]);
+        assertTrue(r[1].contains("libdnnl.so.3 (natives on the class path)"), r[1]);
     }
 
     @Test

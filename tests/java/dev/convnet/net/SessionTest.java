@@ -79,7 +79,7 @@ class SessionTest {
             }
         }
         try (Session s = net.compile(Shape.of(1, 4))) {
-            assertEquals(BackendKind.ONEDNN, s.backend(), "oneDNN is unpacked by the build, so it is chosen");
+            assertEquals(BackendKind.ONEDNN, s.backend(), "oneDNN travels on the class path, so it is chosen");
         }
     }
 

@@ -2,6 +2,7 @@ package dev.convnet.cli;
 
 import dev.convnet.net.BackendKind;
 import dev.convnet.net.Backends;
+import dev.convnet.onednn.LoadAttempt;
 import dev.convnet.onednn.OneDnn;
 import dev.convnet.onednn.OneDnnInfo;
 import java.io.PrintWriter;
@@ -12,7 +13,8 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Spec;
 
 /** {@code convnet info}: which backend runs, and what oneDNN was loaded from where. */
-@Command(name = "info", description = "Print the backend, oneDNN's version, CPU ISA, runtime, threads and where it was loaded from.")
+@Command(name = "info", description = "Print the backend, oneDNN's version, CPU ISA, runtime, threads, where it was loaded from"
+        + " and the places passed over before it.")
 final class InfoCommand implements Callable<Integer> {
     @Mixin
     BackendOption backend;
@@ -32,6 +34,7 @@ final class InfoCommand implements Callable<Integer> {
             out.printf("CPU runtime:  %s%n", i.cpuRuntime());
             out.printf("threads:      %d%n", i.maxThreads());
             out.printf("library:      %s (%s)%n", i.libraryPath(), i.source());
+            for (LoadAttempt a : OneDnn.failedAttempts()) out.printf("passed over:  %s%n", a);
         } else {
             out.printf("kernels:      %s%n", choice.kind() == BackendKind.JAVA
                     ? "pure Java (im2col + blocked SGEMM, auto-vectorized by C2)"

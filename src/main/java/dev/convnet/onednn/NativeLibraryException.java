@@ -21,14 +21,15 @@ public final class NativeLibraryException extends RuntimeException {
     }
 
     private static String message(List<LoadAttempt> attempts) {
-        StringBuilder sb = new StringBuilder("oneDNN (libdnnl.so.3, major version 3) could not be loaded; tried ")
+        StringBuilder sb = new StringBuilder("oneDNN (major version 3) could not be loaded; tried ")
                 .append(attempts.size()).append(attempts.size() == 1 ? " place:" : " places:");
         int i = 1;
         for (LoadAttempt a : attempts) {
             sb.append("\n  ").append(i++).append(". ").append(a);
         }
-        sb.append("\nSet -Dconvnet.onednn.library=/path/to/libdnnl.so.3 (or CONVNET_ONEDNN_LIBRARY), run `make build` to unpack"
-                + " the Maven artifact, or choose the Java backend with -Dconvnet.backend=java.");
+        sb.append("\nName a oneDNN with -Dconvnet.onednn.library=FILE-OR-FOLDER (or CONVNET_ONEDNN_LIBRARY), a cache folder for"
+                + " the one in convnet's jar with -Dconvnet.onednn.cache=DIR (or CONVNET_ONEDNN_CACHE), or choose the Java"
+                + " backend with -Dconvnet.backend=java.");
         return sb.toString();
     }
 

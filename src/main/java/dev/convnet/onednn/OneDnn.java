@@ -13,8 +13,9 @@ import java.util.concurrent.atomic.AtomicBoolean;
 /**
  * Whether oneDNN is available in this JVM, and what was loaded.
  *
- * <p>The first call searches for the library once ({@link OneDnnLoader}'s order: explicit path, the build's
- * unpacked artifact, the system library) and caches the outcome for the life of the JVM. A success is logged
+ * <p>The first call searches for the library once ({@link OneDnnLoader}'s order: an explicit file or folder, the
+ * natives in convnet's jar copied to a per-user cache, the build's unpacked artifact, the system library) and
+ * caches the outcome for the life of the JVM. A success is logged
  * once at INFO; a failure is logged once, as a warning that names every place tried, when the automatic
  * backend choice falls back to Java ({@link #isAvailable()}), and is thrown to callers that demand oneDNN
  * ({@link #require()}). Thread-safe.
@@ -26,7 +27,8 @@ public final class OneDnn {
 
     /** Initialization-on-demand holder: the search runs once, when first needed. */
     private static final class Holder {
-        static final OneDnnLoader.Outcome OUTCOME = OneDnnLoader.search(OneDnnLoader.defaultCandidates(), true);
+        static final OneDnnLoader.Outcome OUTCOME = OneDnnLoader.search(
+                OneDnnLoader.candidates(OneDnnLoader.Settings.ofThisJvm()), true);
         static final OneDnnInfo INFO;
 
         static {
@@ -91,7 +93,7 @@ public final class OneDnn {
         String hash = dnnl_version_t.hash(v).reinterpret(256).getString(0);
         String runtime = dnnl_runtime2str(dnnl_version_t.cpu_runtime(v)).reinterpret(64).getString(0);
         return new OneDnnInfo(dnnl_version_t.major(v), dnnl_version_t.minor(v), dnnl_version_t.patch(v), hash,
-                CpuIsa.name(dnnl_get_effective_cpu_isa()), runtime, omp_get_max_threads(), o.loaded().source(),
-                o.loaded().path().toAbsolutePath().toString());
+                CpuIsa.name(dnnl_get_effective_cpu_isa()), runtime, omp_get_max_threads(), o.source(),
+                o.library().toAbsolutePath().toString());
     }
 }
