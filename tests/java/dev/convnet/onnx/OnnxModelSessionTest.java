@@ -317,22 +317,8 @@ class OnnxModelSessionTest {
     }
 
     @Test
-    void cachedShapesShareTheWeightsOnOneDnn() {
-        // oneDNN's primitive cache holds the earlier tests' primitives; new ones would evict (free) them inside the
-        // measurement. Emptied for the test, restored after.
-        dev.convnet.onednn.OneDnn.require();
-        int capacity;
-        try (java.lang.foreign.Arena a = java.lang.foreign.Arena.ofConfined()) {
-            java.lang.foreign.MemorySegment c = a.allocate(java.lang.foreign.ValueLayout.JAVA_INT);
-            dev.convnet.onednn.bindings.dnnl_h.dnnl_get_primitive_cache_capacity(c);
-            capacity = c.get(java.lang.foreign.ValueLayout.JAVA_INT, 0);
-        }
-        dev.convnet.onednn.bindings.dnnl_h.dnnl_set_primitive_cache_capacity(0);
-        try {
-            measureSharedWeights();
-        } finally {
-            dev.convnet.onednn.bindings.dnnl_h.dnnl_set_primitive_cache_capacity(capacity);
-        }
+    void cachedShapesShareTheWeightsOnOneDnn() throws Throwable {
+        dev.convnet.internal.exec.PrimitiveCache.emptiedDuring(this::measureSharedWeights);
     }
 
     private void measureSharedWeights() {
