@@ -17,6 +17,7 @@ import dev.convnet.shape.Shape;
 import dev.convnet.shape.ShapeException;
 import dev.convnet.tensor.Tensor;
 import dev.convnet.internal.exec.NativeMemory;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -316,6 +317,7 @@ class OnnxModelSessionTest {
                 .addNode(node("fc", "Gemm", new String[] {"f", "fc.weight", "fc.bias"}, "y").addAttribute(intAttr("transB", 1))));
     }
 
+    @Tag("isolated") // in a JVM of its own (pom.xml): malloc readings in a JVM that ran other tests move by megabytes
     @Test
     void cachedShapesShareTheWeightsOnOneDnn() throws Throwable {
         dev.convnet.internal.exec.PrimitiveCache.emptiedDuring(this::measureSharedWeights);
