@@ -69,6 +69,8 @@ public final class TransferExperiment {
     static final int[] OLD_CLASSES = {0, 1, 2, 3, 4};
     /** Where "all" sits on the K axis: Fashion-MNIST has 6,000 training images per class. */
     static final int ALL = 6000;
+    /** The default cut of the lecture network (the input of its last Linear), compared with the recipe's. */
+    static final String ABLATION_CUT = "layer9";
 
     /**
      * The one recipe, the same in both frameworks. Epochs: {@code max(minEpochs, ceil(minSteps / batches per epoch))}, so
@@ -169,11 +171,19 @@ public final class TransferExperiment {
         List<Run> runs = new ArrayList<>();
         for (Cell cell : cells) {
             for (String strategy : STRATEGIES) {
-                Run r = ours(strategy, cell, recipe, pretrained, backend, threads, work.resolve("logs"));
+                Run r = ours(strategy, recipe.cut(), cell, recipe, pretrained, backend, threads, work.resolve("logs"));
                 System.out.printf(Locale.ROOT, "convnet %s k=%s seed=%d: accuracy=%.4f time=%.1fs%n", strategy, cell.kName(), cell.seed(),
                         r.accuracy(), r.seconds());
                 runs.add(r);
             }
+        }
+
+        // The cut, justified: the fixed extractor at the default cut (the 128-unit hidden layer, trained for classes 0-4).
+        for (Cell cell : cells) {
+            Run r = ours("fixed-softmax", ABLATION_CUT, cell, recipe, pretrained, backend, threads, work.resolve("logs"));
+            System.out.printf(Locale.ROOT, "convnet fixed-softmax cut at %s k=%s seed=%d: accuracy=%.4f%n", ABLATION_CUT, cell.kName(),
+                    cell.seed(), r.accuracy());
+            runs.add(r);
         }
 
         Speed speed = speed(pretrained, recipe, pool, FashionMnist.test().filterClasses(NEW_CLASSES), BackendKind.valueOf(backend.toUpperCase(Locale.ROOT)),
@@ -186,8 +196,13 @@ public final class TransferExperiment {
         writePlan(plan, pretrained, recipe, cells, threads);
         Path torchOut = work.resolve("torch.jsonl");
         Files.deleteIfExists(torchOut);
-        Process p = new ProcessBuilder(python, "bench/torch_transfer.py", "--plan", plan.toString(), "--out", torchOut.toString())
-                .inheritIO().start();
+        ProcessBuilder torch = new ProcessBuilder(python, "bench/torch_transfer.py", "--plan", plan.toString(), "--out", torchOut.toString())
+                .inheritIO();
+        // PyTorch's OpenMP threads spin while they wait; on a shared machine whose cores are busy that made its training
+        // up to 10× slower (192 s instead of 19 s for the K = 10 cell), so they sleep unless the caller chose otherwise.
+        torch.environment().putIfAbsent("OMP_WAIT_POLICY", "PASSIVE");
+        String waitPolicy = torch.environment().get("OMP_WAIT_POLICY");
+        Process p = torch.start();
         if (p.waitFor() != 0) throw new IllegalStateException("bench/torch_transfer.py failed with status " + p.exitValue());
         Map<String, Cell> byKey = new LinkedHashMap<>();
         for (Cell c : cells) byKey.put(c.kName() + "/" + c.seed(), c);
@@ -200,7 +215,7 @@ public final class TransferExperiment {
                     Double.parseDouble(m.get("seconds")), Double.parseDouble(m.get("images_per_s"))));
         }
         double minutes = (System.nanoTime() - wallStart) / 60e9;
-        report(out, quick, runs, ks, seeds, recipe, pre, speed, backend, threads, torchVersion, minutes);
+        report(out, quick, runs, ks, seeds, recipe, pre, speed, backend, threads, torchVersion + ", OMP_WAIT_POLICY=" + waitPolicy, minutes);
     }
 
     record Pretraining(double accuracy, double imagesPerSecond, boolean cached) {
@@ -258,9 +273,11 @@ public final class TransferExperiment {
         return String.join(",", Arrays.stream(v).mapToObj(Integer::toString).toList());
     }
 
-    static Run ours(String strategy, Cell cell, Recipe r, Path pretrained, String backend, int threads, Path logs) throws IOException {
-        Path log = logs.resolve("convnet_" + strategy + "_k" + cell.kName() + "_s" + cell.seed() + ".log");
-        String text = convnet(log, "transfer", "--pretrained", pretrained.toString(), "--cut", r.cut(), "--data", "fashion-mnist",
+    /** One convnet run; the peer is "convnet", or "convnet@CUT" when {@code cut} is not the recipe's. */
+    static Run ours(String strategy, String cut, Cell cell, Recipe r, Path pretrained, String backend, int threads, Path logs) throws IOException {
+        String peer = cut.equals(r.cut()) ? "convnet" : "convnet@" + cut;
+        Path log = logs.resolve(peer.replace('@', '_') + "_" + strategy + "_k" + cell.kName() + "_s" + cell.seed() + ".log");
+        String text = convnet(log, "transfer", "--pretrained", pretrained.toString(), "--cut", cut, "--data", "fashion-mnist",
                 "--classes", join(NEW_CLASSES), "--labels-per-class", cell.kName(), "--strategy", strategy,
                 "--epochs", Integer.toString(cell.epochs()), "--lr", Double.toString(r.lr().get(strategy)),
                 "--batch", Integer.toString(r.batch()), "--momentum", Double.toString(r.momentum()),
@@ -271,7 +288,7 @@ public final class TransferExperiment {
             throw new IllegalStateException("convnet transfer trained on another number of images than the plan's "
                     + cell.trainIndices().length + ":\n" + text);
         }
-        return new Run("convnet", strategy, cell, number(ACCURACY, text), number(TIME, text), imagesPerSecond(text));
+        return new Run(peer, strategy, cell, number(ACCURACY, text), number(TIME, text), imagesPerSecond(text));
     }
 
     /**
@@ -396,6 +413,25 @@ public final class TransferExperiment {
         }
         md.append("\nTime: wall seconds of one run from the pretrained model in memory to the test accuracy (features, training, "
                 + "evaluation), mean over seeds.\n\n");
+        md.append("Who wins (convnet's means; a strategy is listed as losing when it is at least 0.01 below the best):\n\n"
+                + "| K per class | best | losing |\n|---|---|---|\n");
+        for (String k : ks) {
+            Map<String, Double> mean = new LinkedHashMap<>();
+            for (String s : STRATEGIES) mean.put(s, stat(runs, "convnet", s, k).mean());
+            String best = mean.entrySet().stream().max(Map.Entry.comparingByValue()).orElseThrow().getKey();
+            List<String> losing = mean.entrySet().stream().filter(e -> e.getValue() <= mean.get(best) - 0.01)
+                    .map(e -> String.format(Locale.ROOT, "%s (−%.3f)", e.getKey(), mean.get(best) - e.getValue())).toList();
+            md.append(String.format(Locale.ROOT, "| %s | %s (%.4f) | %s |%n", k, best, mean.get(best), losing.isEmpty() ? "none" : String.join(", ", losing)));
+        }
+        md.append('\n');
+        md.append(String.format(Locale.ROOT, "The cut: fixed-softmax (convnet) at `%s`, the flattened conv features, against `%s`, the default cut "
+                + "(the 128 ReLU units before the old classifier):%n%n| K per class | at %s | at %s |%n|---|---|---|%n", r.cut(), ABLATION_CUT,
+                r.cut(), ABLATION_CUT));
+        for (String k : ks) {
+            md.append(String.format(Locale.ROOT, "| %s | %s | %s |%n", k, stat(runs, "convnet", "fixed-softmax", k).accuracy(),
+                    stat(runs, "convnet@" + ABLATION_CUT, "fixed-softmax", k).accuracy()));
+        }
+        md.append('\n');
         md.append(String.format(Locale.ROOT, "Featurized training (deliverable 4), %d training images, the head trained %d epochs from the same start and "
                 + "batch order: with the frozen layers in the loop %.2f s per epoch; on features computed once (%.1f s, one inference pass) "
                 + "%.3f s per epoch: **%.1f× faster per epoch** (epochs after the first; test accuracy %.4f and %.4f, head weights differ by "
