@@ -10,9 +10,9 @@ import dev.convnet.layer.Linear;
 import dev.convnet.layer.MaxPool2d;
 import dev.convnet.net.BackendKind;
 import dev.convnet.net.FcToConv;
+import dev.convnet.net.GraphSummary;
 import dev.convnet.net.LecturePattern;
 import dev.convnet.net.Network;
-import dev.convnet.net.NetworkSummary;
 import dev.convnet.net.Session;
 import dev.convnet.shape.Padding;
 import dev.convnet.shape.Shape;
@@ -81,8 +81,8 @@ class LectureExamplesTest {
     @Test
     void theConvolutionLayerExample() {
         Conv2d conv = Conv2d.builder(3, 6, 5).randomWeights(RandomGeneratorFactory.of("L64X128MixRandom").create(5)).build();
-        NetworkSummary s = Network.of(conv).plan(Shape.of(1, 3, 32, 32));
-        NetworkSummary.Row row = s.rows().getFirst();
+        GraphSummary s = Network.of(conv).plan(Shape.of(1, 3, 32, 32));
+        GraphSummary.Row row = s.rows().getFirst();
         assertEquals(Shape.of(6, 28, 28), row.imageShape());
         assertEquals(Shape.of(6, 3, 5, 5), conv.weightShape());
         assertEquals(75, conv.weightShape().elementCount(1)); // 3 × 5 × 5 per kernel
@@ -91,7 +91,7 @@ class LectureExamplesTest {
         assertEquals(456, row.parameters()); // 76 × 6
         assertEquals(784, row.neurons() / 6); // 28 × 28 per feature map
         assertEquals(4704, row.neurons());
-        String table = s.toString();
+        String table = s.layerTable();
         assertTrue(table.contains("[6, 28, 28]") && table.contains("456") && table.contains("4,704")
                 && table.contains("450"), table);
     }
@@ -100,7 +100,7 @@ class LectureExamplesTest {
     void fcParameterCountSeparatesWeightsAndBiases() {
         // "an output of shape [7, 7, 512] mapped to 10 classes": 250,880 weights; with biases 250,890
         Linear fc = Linear.of(7 * 7 * 512, 10, new float[250_880], new float[10]);
-        NetworkSummary s = Network.of(new Flatten(), fc).plan(Shape.of(1, 512, 7, 7));
+        GraphSummary s = Network.of(new Flatten(), fc).plan(Shape.of(1, 512, 7, 7));
         assertEquals(250_880, s.totalWeights());
         assertEquals(10, s.totalBiases());
         assertEquals(250_890, s.totalParameters());
@@ -204,7 +204,7 @@ class LectureExamplesTest {
         List<String> kinds = net.layers().stream().map(Layer::kind).toList();
         assertEquals(List.of("Conv2d", "ReLU", "Conv2d", "ReLU", "MaxPool2d", "Conv2d", "ReLU", "Conv2d", "ReLU",
                 "MaxPool2d", "Flatten", "Linear", "ReLU", "Linear"), kinds);
-        NetworkSummary s = net.plan(Shape.of(1, 3, 16, 16));
+        GraphSummary s = net.plan(Shape.of(1, 3, 16, 16));
         assertEquals(Shape.of(1, 10), s.outputShape());
         assertEquals(Shape.of(8, 4, 4), s.rows().get(9).imageShape());
         // same padding 3×3 keeps 16×16, pools halve it twice; weights: 3·4·9 + 4·4·9 + 4·8·9 + 8·8·9 + 128·12 + 12·10

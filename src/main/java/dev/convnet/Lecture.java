@@ -5,8 +5,8 @@ import dev.convnet.layer.Conv2d;
 import dev.convnet.layer.Linear;
 import dev.convnet.net.BackendKind;
 import dev.convnet.net.FcToConv;
+import dev.convnet.net.GraphSummary;
 import dev.convnet.net.Network;
-import dev.convnet.net.NetworkSummary;
 import dev.convnet.net.Session;
 import dev.convnet.shape.AxisPadding;
 import dev.convnet.shape.ConvAxis;
@@ -62,9 +62,9 @@ public final class Lecture {
 
         sb.append("\nConvolution layer: input [3, 32, 32], 6 kernels [3, 5, 5], no padding, stride 1\n");
         Conv2d conv = Conv2d.builder(3, 6, 5).weights(new float[6 * 3 * 5 * 5]).bias(new float[6]).build();
-        NetworkSummary summary = Network.of(conv).plan(Shape.of(1, 3, 32, 32));
-        sb.append(summary.table());
-        NetworkSummary.Row row = summary.rows().getFirst();
+        GraphSummary summary = Network.of(conv).plan(Shape.of(1, 3, 32, 32));
+        sb.append(summary.layerTable());
+        GraphSummary.Row row = summary.rows().getFirst();
         sb.append(String.format(Locale.ROOT, "output %s, %,d parameters (%,d weights + %,d biases), %,d neurons%n",
                 row.imageShape(), row.parameters(), row.weights(), row.biases(), row.neurons()));
 

@@ -176,4 +176,34 @@ class TrainCommandTest {
         assertTrue(missing[2].contains("no such file"), missing[2]);
         assertFalse(Files.exists(dir.resolve("m.onnx")));
     }
+
+    @Test
+    void transferRunsEveryStrategyAndNamesBadInput() throws Exception {
+        Path data = data();
+        Path pre = dir.resolve("pre.onnx");
+        String[] r = run("train", "--data", data.toString(), "--classes", "0,1", "--blocks", "1", "--channels", "4", "--hidden-layers", "1",
+                "--hidden-units", "8", "--batch", "8", "--epochs", "2", "--backend", "java", "--save", pre.toString());
+        assertEquals("0", r[0], r[1] + r[2]);
+        for (String strategy : List.of("fixed-softmax", "fixed-svm", "finetune", "finetune-top", "scratch")) {
+            String[] t = run("transfer", "--pretrained", pre.toString(), "--data", data.toString(), "--classes", "2,3", "--labels-per-class", "4",
+                    "--strategy", strategy, "--epochs", "3", "--batch", "4", "--backend", "java", "--save", dir.resolve(strategy + ".onnx").toString());
+            assertEquals("0", t[0], strategy + ": " + t[1] + t[2]);
+            assertTrue(t[1].contains("8 training images (2 classes)") && t[1].contains("10 test images"), t[1]);
+            double a = accuracy(t[1], "test accuracy");
+            assertTrue(a >= 0 && a <= 1);
+            assertTrue(Files.exists(dir.resolve(strategy + ".onnx")));
+        }
+        String[] tooMany = run("transfer", "--pretrained", pre.toString(), "--data", data.toString(), "--classes", "2,3", "--labels-per-class", "9",
+                "--strategy", "fixed-softmax", "--backend", "java");
+        assertEquals("2", tooMany[0]);
+        assertTrue(tooMany[2].contains("k = 9"), tooMany[2]);
+        String[] badClass = run("transfer", "--pretrained", pre.toString(), "--data", data.toString(), "--classes", "2,11",
+                "--strategy", "fixed-softmax", "--backend", "java");
+        assertEquals("2", badClass[0]);
+        assertTrue(badClass[2].contains("class 11"), badClass[2]);
+        String[] badCut = run("transfer", "--pretrained", pre.toString(), "--cut", "nowhere", "--data", data.toString(), "--classes", "2,3",
+                "--strategy", "fixed-softmax", "--backend", "java");
+        assertEquals("2", badCut[0]);
+        assertTrue(badCut[2].contains("'nowhere'"), badCut[2]);
+    }
 }

@@ -31,7 +31,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Graphs: building, planning (shapes, FLOPs, errors naming the node), chains, and Java / reference sessions. */
 class GraphTest {
-    private static Conv2d conv(int in, int out, SplittableRandom r) {
+    /** A 3×3 same convolution with small integer weights and biases (exact in float). */
+    static Conv2d conv(int in, int out, SplittableRandom r) {
         float[] w = new float[out * in * 9];
         for (int i = 0; i < w.length; i++) w[i] = r.nextInt(-2, 3);
         float[] b = new float[out];
@@ -53,7 +54,8 @@ class GraphTest {
                 .output("cat", "pool").build();
     }
 
-    private static float[] integers(int n, long seed) {
+    /** {@code n} integers in [-3, 3], from {@code seed}. */
+    static float[] integers(int n, long seed) {
         SplittableRandom r = new SplittableRandom(seed);
         float[] x = new float[n];
         for (int i = 0; i < n; i++) x[i] = r.nextInt(-3, 4);
@@ -128,7 +130,7 @@ class GraphTest {
              Session b = g.compile(in, SessionOptions.defaults().withBackend(BackendKind.REFERENCE))) {
             assertArrayEquals(a.run(x), b.run(x));
             assertArrayEquals(a.run(x), a.run(Map.of(Session.INPUT, x)).get(Session.OUTPUT));
-            assertEquals(a.graphSummary().totalFlops(), b.graphSummary().totalFlops());
+            assertEquals(a.summary().totalFlops(), b.summary().totalFlops());
         }
     }
 

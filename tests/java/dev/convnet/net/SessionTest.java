@@ -9,8 +9,13 @@ import dev.convnet.shape.ShapeException;
 import dev.convnet.tensor.Tensor;
 import org.junit.jupiter.api.Test;
 
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.management.ManagementFactory;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -111,6 +116,65 @@ class SessionTest {
     }
 
     @Test
+    void everyBackendChecksRunArgumentsTheSameWay() {
+        Network net = Network.of(Conv2d.builder(1, 1, 3).randomWeights(rng(7)).build());
+        Shape in = Shape.of(1, 1, 5, 5);
+        for (BackendKind kind : BackendKind.values()) {
+            try (Session s = net.compile(in, kind, 1); Arena arena = Arena.ofConfined()) {
+                var e = assertThrows(ShapeException.class, () -> s.run(new float[24]), kind.toString());
+                assertTrue(e.getMessage().contains("24") && e.getMessage().contains("[1, 1, 5, 5]"), e.getMessage());
+                assertThrows(ShapeException.class, () -> s.run(new float[25], new float[8]), kind.toString());
+                assertThrows(ShapeException.class, () -> s.run(arena.allocate(4 * 24), arena.allocate(4 * 9)), kind.toString());
+                assertThrows(IllegalArgumentException.class, () -> s.run(MemorySegment.ofArray(new float[25]), arena.allocate(4 * 9)),
+                        kind.toString());
+                assertThrows(IllegalArgumentException.class, () -> s.run(arena.allocate(4 * 25), arena.allocate(4 * 9).asReadOnly()),
+                        kind.toString());
+                assertThrows(IllegalArgumentException.class, () -> s.run(Map.of("x", new float[25])), kind.toString());
+                float[] x = random(rng(8), 25);
+                float[] expected = s.run(x);
+                assertArrayEquals(expected, s.run(Map.of(Session.INPUT, x)).get(Session.OUTPUT), kind.toString());
+                try (Tensor heap = Tensor.wrap(in, MemorySegment.ofArray(x.clone())); Tensor y = s.run(heap)) {
+                    assertArrayEquals(expected, y.toArray(), kind + ": a tensor over a heap array");
+                }
+            }
+        }
+    }
+
+    @Test
+    void steadyStateRunsOnJavaAndReferenceAllocateNothingOnTheHeap() {
+        Network net = Network.of(Conv2d.builder(3, 8, 3).padding(Padding.same()).randomWeights(rng(5)).build(),
+                Activation.relu(), Conv2d.builder(8, 4, 3).padding(Padding.same()).randomWeights(rng(6)).build());
+        Shape in = Shape.of(1, 3, 8, 8);
+        var threadBean = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+        for (BackendKind kind : new BackendKind[] {BackendKind.JAVA, BackendKind.REFERENCE}) {
+            for (boolean channelsLast : new boolean[] {false, true}) {
+                SessionOptions o = SessionOptions.defaults().withBackend(kind).withThreads(1).withChannelsLast(channelsLast);
+                try (Session s = net.compile(in, o); Arena arena = Arena.ofConfined()) {
+                    float[] x = random(rng(12), (int) in.elementCount());
+                    float[] y = new float[(int) s.outputShape().elementCount()];
+                    MemorySegment input = arena.allocateFrom(ValueLayout.JAVA_FLOAT, x);
+                    MemorySegment output = arena.allocate(ValueLayout.JAVA_FLOAT, y.length);
+                    for (int i = 0; i < 20_000; i++) { // warm up: let C2 compile and scalar-replace
+                        s.run(input, output);
+                        s.run(x, y);
+                    }
+                    long id = Thread.currentThread().threadId();
+                    int runs = 2_000;
+                    long before = threadBean.getThreadAllocatedBytes(id);
+                    for (int i = 0; i < runs; i++) s.run(input, output);
+                    long segments = (threadBean.getThreadAllocatedBytes(id) - before) / runs;
+                    before = threadBean.getThreadAllocatedBytes(id);
+                    for (int i = 0; i < runs; i++) s.run(x, y);
+                    long arrays = (threadBean.getThreadAllocatedBytes(id) - before) / runs;
+                    String what = kind + (channelsLast ? " channels-last" : "");
+                    assertTrue(segments < 16, what + ": run(MemorySegment, MemorySegment) allocated " + segments + " bytes per run");
+                    assertTrue(arrays < 16, what + ": run(float[], float[]) allocated " + arrays + " bytes per run");
+                }
+            }
+        }
+    }
+
+    @Test
     void invalidThreadCountIsRejected() {
         assertThrows(IllegalArgumentException.class,
                 () -> Network.of(Activation.relu()).compile(Shape.of(1, 4), BackendKind.JAVA, 0));
@@ -168,7 +232,7 @@ class SessionTest {
     void summaryTableListsEveryLayer() {
         Network net = LecturePattern.builder(Shape.of(3, 32, 32)).convsPerBlock(1).blocks(1).blockChannels(6)
                 .kernelSize(5).convPadding(Padding.valid()).classes(10).seed(3).build();
-        String table = net.plan(Shape.of(1, 3, 32, 32)).toString();
+        String table = net.plan(Shape.of(1, 3, 32, 32)).layerTable();
         assertTrue(table.contains("Conv2d(3→6, 5×5, s=1, valid)"), table);
         assertTrue(table.contains("[6, 28, 28]") && table.contains("[6, 14, 14]") && table.contains("[1176]"), table);
         assertTrue(table.contains("total"), table);

@@ -50,7 +50,7 @@ final class DemoCommand implements Callable<Integer> {
         int t = threads == null ? Runtime.getRuntime().availableProcessors() : threads;
         Network net = vgg();
         Shape in = Shape.of(batch, 3, 224, 224);
-        out.println(net.plan(in).table());
+        out.println(net.plan(in).layerTable());
         float[] x = new float[Math.toIntExact(in.elementCount())];
         SplittableRandom r = new SplittableRandom(1);
         for (int i = 0; i < x.length; i++) x[i] = (float) r.nextDouble();

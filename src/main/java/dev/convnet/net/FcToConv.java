@@ -70,14 +70,14 @@ public final class FcToConv {
      *                                  input is not an NCHW volume
      */
     public static Conversion convert(Network network, Shape inputShape) {
-        NetworkSummary plan = network.plan(inputShape);
+        GraphSummary plan = network.plan(inputShape);
         List<Layer> converted = new ArrayList<>();
         Shape current = inputShape;
         boolean flattened = false;
         boolean seenFc = false;
         int strideH = 1;
         int strideW = 1;
-        for (NetworkSummary.Row row : plan.rows()) {
+        for (GraphSummary.Row row : plan.rows()) {
             Layer layer = row.layer();
             Layer replacement;
             switch (layer) {

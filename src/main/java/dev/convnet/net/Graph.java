@@ -82,8 +82,12 @@ public final class Graph {
     private final Map<String, Constant> constants;
     private final List<Node> nodes;
     private final List<String> outputs;
+    /** Made by {@link #of(Network)}: planning errors name "layer i", as a network's always have. */
+    private final boolean layerChain;
 
-    private Graph(List<String> inputs, Map<String, Constant> constants, List<Node> nodes, List<String> outputs) {
+    private Graph(List<String> inputs, Map<String, Constant> constants, List<Node> nodes, List<String> outputs,
+                  boolean layerChain) {
+        this.layerChain = layerChain;
         this.inputs = List.copyOf(inputs);
         this.constants = Collections.unmodifiableMap(new LinkedHashMap<>(constants));
         this.nodes = List.copyOf(nodes);
@@ -178,7 +182,7 @@ public final class Graph {
             updated.add(new Node(n.name(), n.layer().withParameters(v), n.inputs(), n.output(), names));
         }
         if (!unknown.isEmpty()) throw new IllegalArgumentException("no parameters named " + unknown + " in the graph");
-        return new Graph(inputs, constants, updated, outputs);
+        return new Graph(inputs, constants, updated, outputs, layerChain);
     }
 
     /**
@@ -186,7 +190,8 @@ public final class Graph {
      * parameters and FLOPs.
      *
      * @param inputShapes one shape per graph input, by name
-     * @throws ShapeException naming the node, its operation, the rule and the numbers
+     * @throws ShapeException naming the node (index and name; for a network's chain graph "layer" and index), its
+     *                        operation, the rule and the numbers
      * @throws IllegalArgumentException if the names differ from {@link #inputNames()}
      */
     public GraphSummary plan(Map<String, Shape> inputShapes) {
@@ -212,7 +217,8 @@ public final class Graph {
             try {
                 out = n.layer().outputShape(in);
             } catch (ShapeException e) {
-                ShapeException wrapped = new ShapeException("node " + index + " '" + n.name() + "' " + n.layer() + " on "
+                String node = layerChain ? "layer " + index : "node " + index + " '" + n.name() + "'";
+                ShapeException wrapped = new ShapeException(node + " " + n.layer() + " on "
                         + (in.size() == 1 ? "input " + in.getFirst() : "inputs " + in) + ": " + e.getMessage());
                 wrapped.initCause(e);
                 throw wrapped;
@@ -248,8 +254,9 @@ public final class Graph {
 
     /**
      * Plans the graph for {@code inputShapes} and prepares it as {@code options} say. On the Java and reference
-     * backends the nodes run in topological order; on oneDNN a graph that is a chain of layers
-     * ({@link #asChain()}) runs as that {@link Network}.
+     * backends the nodes run in topological order; on oneDNN every node runs as a primitive where there is one (with
+     * fusion, as {@link SessionOptions} says), the Java kernel otherwise. With
+     * {@link SessionOptions#channelsLast()}, every 4-D input and output is NHWC in the caller's buffers.
      *
      * @throws ShapeException if a node does not fit its inputs
      * @throws UnsupportedOperationException if the backend cannot run this graph
@@ -291,21 +298,23 @@ public final class Graph {
     /**
      * The chain graph of a sequential network: input {@value Session#INPUT}, output {@value Session#OUTPUT}, node
      * {@code "layer<i>"} (from 1) producing the value {@code "layer<i>"} (the last one the output); its parameters are
-     * {@code layer<i>.weight}, {@code layer<i>.bias}, ….
+     * {@code layer<i>.weight}, {@code layer<i>.bias}, …. Planning errors name the layer as {@link Network#plan(Shape)}
+     * does ({@code "layer 2 Linear(…) on input […]: …"}). An empty network becomes one identity node.
      */
     public static Graph of(Network network) {
         Builder b = builder().input(Session.INPUT);
         String previous = Session.INPUT;
         List<Layer> layers = network.layers();
         if (layers.isEmpty()) {
-            return b.node(Session.OUTPUT, dev.convnet.layer.Reshape.identity(), Session.INPUT).output(Session.OUTPUT).build();
+            b.node(Session.OUTPUT, dev.convnet.layer.Reshape.identity(), Session.INPUT);
         }
         for (int i = 0; i < layers.size(); i++) {
             String out = i == layers.size() - 1 ? Session.OUTPUT : "layer" + (i + 1);
             b.node("layer" + (i + 1), layers.get(i), List.of(previous), out);
             previous = out;
         }
-        return b.output(Session.OUTPUT).build();
+        Graph g = b.output(Session.OUTPUT).build();
+        return new Graph(g.inputs, g.constants, g.nodes, g.outputs, true);
     }
 
     @Override
@@ -421,7 +430,7 @@ public final class Graph {
          */
         public Graph build() {
             if (outputs.isEmpty()) throw new IllegalStateException("a graph needs at least one output");
-            return new Graph(inputs, constants, nodes, outputs);
+            return new Graph(inputs, constants, nodes, outputs, false);
         }
     }
 }

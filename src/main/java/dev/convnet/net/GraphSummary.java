@@ -11,8 +11,13 @@ import java.util.Locale;
 import java.util.Map;
 
 /**
- * A graph validated for its input shapes: every node's input and output shapes, its parameters and its
- * floating-point operations. {@link #table()} prints it.
+ * A graph or network validated for its input shapes: every node's input and output shapes, its weights, biases
+ * and other parameters, its neurons (output elements per image, as in the lecture's "each pixel in the feature map
+ * corresponds to a neuron") and its floating-point operations. {@link #table()} prints it per node with FLOPs,
+ * {@link #layerTable()} per layer with weights, biases and neurons, as the lecture does.
+ *
+ * <p>{@link Network#plan(Shape)} gives the summary of the network's chain graph ({@link Graph#of(Network)}): one
+ * row per layer, node {@code layer<i>}, input {@value Session#INPUT}, output {@value Session#OUTPUT}.
  *
  * <p>FLOPs (one multiply-add counts 2):
  * <ul>
@@ -66,6 +71,16 @@ public final class GraphSummary {
         public long parameters() {
             return weights() + biases() + constantElements;
         }
+
+        /** Output elements per image (the output shape without the batch). */
+        public long neurons() {
+            return outputShape.elementCount(1);
+        }
+
+        /** The output shape without the batch dimension, e.g. {@code [6, 28, 28]}. */
+        public Shape imageShape() {
+            return outputShape.withoutBatch();
+        }
     }
 
     private final Map<String, Shape> inputShapes;
@@ -81,21 +96,6 @@ public final class GraphSummary {
         this.rows = List.copyOf(rows);
     }
 
-    /** The summary of a planned sequential network, as its chain graph ({@link Graph#of(Network)}). */
-    public static GraphSummary of(NetworkSummary plan) {
-        List<Row> rows = new ArrayList<>();
-        String previous = Session.INPUT;
-        for (NetworkSummary.Row r : plan.rows()) {
-            String out = r.index() == plan.rows().size() ? Session.OUTPUT : "layer" + r.index();
-            List<Shape> in = List.of(r.inputShape());
-            rows.add(new Row(r.index(), out, r.layer(), List.of(previous), in, out, r.outputShape(), 0,
-                    Flops.of(r.layer(), in, r.outputShape())));
-            previous = out;
-        }
-        return new GraphSummary(Map.of(Session.INPUT, plan.inputShape()), Map.of(Session.OUTPUT, plan.outputShape()),
-                Map.of(), rows);
-    }
-
     /** The input shapes by name, in the graph's order. */
     public Map<String, Shape> inputShapes() {
         return inputShapes;
@@ -104,6 +104,31 @@ public final class GraphSummary {
     /** The output shapes by name, in the graph's order. */
     public Map<String, Shape> outputShapes() {
         return outputShapes;
+    }
+
+    /**
+     * The shape of the only input (batch first).
+     *
+     * @throws IllegalStateException if there are several inputs
+     */
+    public Shape inputShape() {
+        return only("inputs", inputShapes);
+    }
+
+    /**
+     * The shape of the only output (batch first): a network's last layer's output.
+     *
+     * @throws IllegalStateException if there are several outputs
+     */
+    public Shape outputShape() {
+        return only("outputs", outputShapes);
+    }
+
+    private static Shape only(String what, Map<String, Shape> shapes) {
+        if (shapes.size() != 1) {
+            throw new IllegalStateException("the graph has " + shapes.size() + " " + what + " " + shapes.keySet());
+        }
+        return shapes.values().iterator().next();
     }
 
     /** The constants' shapes by name. */
@@ -136,19 +161,7 @@ public final class GraphSummary {
         return rows.stream().mapToLong(Row::flops).sum();
     }
 
-    /**
-     * The nodes as a {@link NetworkSummary}: each row with its layer, its first input's shape and its output
-     * shape; the summary's input shape is the first graph input's.
-     */
-    public NetworkSummary asNetworkSummary() {
-        List<NetworkSummary.Row> r = rows.stream()
-                .map(x -> new NetworkSummary.Row(x.index(), x.layer(), x.inputShapes().getFirst(), x.outputShape())).toList();
-        Shape first = inputShapes.isEmpty() ? rows.isEmpty() ? Shape.of(1) : rows.getFirst().inputShapes().getFirst()
-                : inputShapes.values().iterator().next();
-        return new NetworkSummary(first, r);
-    }
-
-    /** A table: per node its name, operation, output shape, parameters and FLOPs, then the totals. */
+    /** A table: per node its name, operation, output shape, parameters and FLOPs, then the totals and the outputs. */
     public String table() {
         List<String[]> lines = new ArrayList<>();
         lines.add(new String[] {"#", "node", "op", "output", "parameters", "FLOPs"});
@@ -158,15 +171,45 @@ public final class GraphSummary {
                     n(r.parameters()), n(r.flops())});
         }
         lines.add(new String[] {"", "total", "", "", n(totalParameters()), n(totalFlops())});
-        int[] width = new int[6];
-        for (String[] l : lines) for (int i = 0; i < 6; i++) width[i] = Math.max(width[i], l[i].length());
+        StringBuilder sb = new StringBuilder(render(lines, new int[6], "RLLLRR"));
+        outputShapes.forEach((k, v) -> sb.append("output ").append(k).append(": ").append(v).append('\n'));
+        return sb.toString();
+    }
+
+    /**
+     * The lecture's table: per node its operation, output shape per image, weights, biases, parameters and neurons,
+     * then the totals. For a network, one line per layer.
+     */
+    public String layerTable() {
+        List<String[]> lines = new ArrayList<>();
+        lines.add(new String[] {"#", "layer", "output", "weights", "biases", "parameters", "neurons"});
+        inputShapes.forEach((k, v) -> lines.add(new String[] {"", (inputShapes.size() == 1 ? "input" : "input " + k)
+                + " (batch " + v.dim(0) + ")", v.withoutBatch().toString(), "", "", "", ""}));
+        for (Row r : rows) {
+            lines.add(new String[] {Integer.toString(r.index()), r.layer().toString(), r.imageShape().toString(),
+                    n(r.weights()), n(r.biases()), n(r.parameters()), n(r.neurons())});
+        }
+        lines.add(new String[] {"", "total", "", n(totalWeights()), n(totalBiases()), n(totalParameters()), ""});
+        return render(lines, new int[] {3, 0, 0, 12, 9, 12, 12}, "RLLRRRR");
+    }
+
+    /**
+     * Lines of cells as columns two spaces apart, each as wide as its widest cell (at least {@code minWidth}), aligned
+     * left or right as {@code align} says per column ('L' or 'R'); trailing blanks stripped.
+     */
+    private static String render(List<String[]> lines, int[] minWidth, String align) {
+        int[] width = minWidth.clone();
+        for (String[] l : lines) for (int i = 0; i < width.length; i++) width[i] = Math.max(width[i], l[i].length());
         StringBuilder sb = new StringBuilder();
         for (String[] l : lines) {
-            String s = String.format(Locale.ROOT, "%" + width[0] + "s  %-" + width[1] + "s  %-" + width[2] + "s  %-" + width[3]
-                    + "s  %" + width[4] + "s  %" + width[5] + "s", (Object[]) l);
-            sb.append(s.stripTrailing()).append('\n');
+            StringBuilder line = new StringBuilder();
+            for (int i = 0; i < width.length; i++) {
+                if (i > 0) line.append("  ");
+                String pad = " ".repeat(width[i] - l[i].length());
+                line.append(align.charAt(i) == 'L' ? l[i] + pad : pad + l[i]);
+            }
+            sb.append(line.toString().stripTrailing()).append('\n');
         }
-        outputShapes.forEach((k, v) -> sb.append("output ").append(k).append(": ").append(v).append('\n'));
         return sb.toString();
     }
 

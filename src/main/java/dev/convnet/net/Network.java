@@ -50,31 +50,15 @@ public final class Network {
     }
 
     /**
-     * Validates every layer for {@code inputShape} (batch first) and reports each layer's output
-     * shape, parameter counts and neuron count.
+     * Validates every layer for {@code inputShape} (batch first) and reports each layer's output shape, parameter
+     * counts, neurons and FLOPs: the summary of this network's chain graph ({@link Graph#of(Network)}), one row per
+     * layer (node {@code layer<i>}).
      *
-     * @throws ShapeException naming the layer (index and description), the rule and the numbers
+     * @throws ShapeException naming the layer (index and description), the rule and the numbers, e.g.
+     *                        {@code layer 1 Conv2d(…) on input [1, 1, 5, 5]: Eq. 8 (height): …}
      */
-    public NetworkSummary plan(Shape inputShape) {
-        Objects.requireNonNull(inputShape, "inputShape");
-        List<NetworkSummary.Row> rows = new ArrayList<>(layers.size());
-        Shape current = inputShape;
-        int index = 1;
-        for (Layer layer : layers) {
-            Shape out;
-            try {
-                out = layer.outputShape(current);
-            } catch (ShapeException e) {
-                ShapeException wrapped = new ShapeException("layer " + index + " " + layer + " on input " + current
-                        + ": " + e.getMessage());
-                wrapped.initCause(e);
-                throw wrapped;
-            }
-            rows.add(new NetworkSummary.Row(index, layer, current, out));
-            current = out;
-            index++;
-        }
-        return new NetworkSummary(inputShape, rows);
+    public GraphSummary plan(Shape inputShape) {
+        return Graph.of(this).plan(inputShape);
     }
 
     /**
@@ -106,16 +90,16 @@ public final class Network {
     }
 
     /**
-     * Plans the network for {@code inputShape} and prepares it as {@code options} say. On oneDNN this creates
-     * every primitive once; runs then only execute them.
+     * Plans the network for {@code inputShape} and prepares it as {@code options} say: compiles its chain graph
+     * ({@link Graph#compile(Shape, SessionOptions)}). On oneDNN this creates every primitive once; runs then only
+     * execute them.
      *
      * @throws ShapeException if a layer does not fit the input
      * @throws dev.convnet.onednn.NativeLibraryException if oneDNN is demanded and cannot be loaded
      * @throws dev.convnet.onednn.OneDnnException if oneDNN refuses a primitive
      */
     public Session compile(Shape inputShape, SessionOptions options) {
-        Objects.requireNonNull(options, "options");
-        return SessionFactory.create(plan(inputShape), options);
+        return Graph.of(this).compile(inputShape, options);
     }
 
     @Override

@@ -4,7 +4,6 @@ import dev.convnet.shape.Shape;
 import dev.convnet.shape.ShapeException;
 import dev.convnet.tensor.Tensor;
 import java.lang.foreign.MemorySegment;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 
@@ -16,6 +15,12 @@ import java.util.Map;
  * {@link Graph}'s its own. {@link #run(Map)} runs with any number of inputs and outputs; the other
  * {@code run} methods, and {@link #inputShape()} / {@link #outputShape()}, are for one input and one output
  * (on a graph with more they throw {@link IllegalStateException}).
+ *
+ * <p>Layout: every tensor is row-major, in the order its shape gives ({@code [N, C, H, W]} for images); with
+ * {@link SessionOptions#channelsLast()} every 4-D input and output is {@code N, H, W, C} in the caller's buffers
+ * instead (shapes are still given as {@code [N, C, H, W]}), on every backend.
+ *
+ * <p>Sessions are made by the library's backends only; the interface is not meant to be implemented elsewhere.
  *
  * <p>Thread-safety: every {@code run} method is thread-safe: any number of threads may run the same
  * session at once (each call uses its own buffers and, on oneDNN, its own stream and scratchpad). {@link #close()}
@@ -31,13 +36,24 @@ public interface Session extends AutoCloseable {
     /** The backend that runs this session. */
     BackendKind backend();
 
-    /** The validated plan: every layer's output shape and parameter counts. */
-    NetworkSummary summary();
+    /**
+     * The validated plan: per node (for a network, per layer) its inputs, output shape, parameters, neurons and
+     * FLOPs.
+     */
+    GraphSummary summary();
 
-    /** The input shape this session was compiled for (batch first). */
+    /**
+     * The input shape this session was compiled for (batch first).
+     *
+     * @throws IllegalStateException if the session has several inputs
+     */
     Shape inputShape();
 
-    /** The output shape (batch first). */
+    /**
+     * The output shape (batch first).
+     *
+     * @throws IllegalStateException if the session has several outputs
+     */
     Shape outputShape();
 
     /**
@@ -60,7 +76,7 @@ public interface Session extends AutoCloseable {
     /**
      * Runs the network from the caller's input segment into the caller's output segment: on oneDNN without any
      * copy. Both hold row-major floats of {@link #inputShape()} and {@link #outputShape()}; the output must be
-     * writable. In steady state this allocates nothing on the Java heap (oneDNN backend).
+     * writable. In steady state this allocates nothing on the Java heap, on every backend.
      *
      * <p>The caller keeps both segments' arenas open until the call returns.
      *
@@ -72,7 +88,7 @@ public interface Session extends AutoCloseable {
 
     /**
      * Runs the network from {@code input} into {@code output} (row-major, exactly the shapes' element counts):
-     * one copy in, one copy out, no other allocation on the oneDNN backend.
+     * one copy in, one copy out, no other allocation in steady state.
      *
      * @throws dev.convnet.shape.ShapeException if a length differs from its shape's element count
      * @throws IllegalStateException if the session is closed
@@ -86,44 +102,26 @@ public interface Session extends AutoCloseable {
     String plan();
 
     /** The input names, in order ({@value #INPUT} for a network). */
-    default List<String> inputNames() {
-        return List.of(INPUT);
-    }
+    List<String> inputNames();
 
     /** The output names, in order ({@value #OUTPUT} for a network). */
-    default List<String> outputNames() {
-        return List.of(OUTPUT);
-    }
+    List<String> outputNames();
 
     /** The input shapes by name (batch first), in order. */
-    default Map<String, Shape> inputShapes() {
-        return Map.of(inputNames().getFirst(), inputShape());
-    }
+    Map<String, Shape> inputShapes();
 
     /** The output shapes by name (batch first), in order. */
-    default Map<String, Shape> outputShapes() {
-        return Map.of(outputNames().getFirst(), outputShape());
-    }
-
-    /** The validated plan as a graph: per node its inputs, output shape, parameters and FLOPs. */
-    default GraphSummary graphSummary() {
-        return GraphSummary.of(summary());
-    }
+    Map<String, Shape> outputShapes();
 
     /**
      * Runs on named inputs (row-major, each exactly its shape's element count; only read) and returns every
      * output as a new array, by name in {@link #outputNames()} order.
      *
-     * @throws IllegalArgumentException if the names differ from {@link #inputNames()}
+     * @throws IllegalArgumentException if the names differ from {@link #inputNames()}, or an array is missing
      * @throws ShapeException if an array's length differs from its input's element count
      * @throws IllegalStateException if the session is closed
      */
-    default Map<String, float[]> run(Map<String, float[]> inputs) {
-        if (!new HashSet<>(inputNames()).equals(inputs.keySet())) {
-            throw new IllegalArgumentException("inputs are given for " + inputs.keySet() + ", the session's inputs are " + inputNames());
-        }
-        return Map.of(outputNames().getFirst(), run(inputs.get(inputNames().getFirst())));
-    }
+    Map<String, float[]> run(Map<String, float[]> inputs);
 
     /** Releases threads and memory; waits for runs in flight. Idempotent. */
     @Override

@@ -9,7 +9,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * The one place that chooses a backend implementation for a validated plan.
+ * The one place that chooses a backend implementation for a validated graph (a network compiles as its chain graph).
  *
  * <p>Thread-safety: stateless.
  */
@@ -17,31 +17,16 @@ final class SessionFactory {
     private SessionFactory() {
     }
 
-    static Session create(NetworkSummary plan, SessionOptions options) {
-        BackendKind backend = Backends.resolve(options.backend());
-        int threads = options.threads();
-        return switch (backend) {
-            case ONEDNN -> new OneDnnSession(plan, threads, options.fusion(), options.channelsLast(),
-                    () -> new JavaKernels(threads));
-            case JAVA -> GraphSession.open(plan, backend, new JavaKernels(threads), options.channelsLast());
-            case REFERENCE -> GraphSession.open(plan, backend, new ReferenceKernels(), options.channelsLast());
-        };
-    }
-
     static Session create(Graph graph, GraphSummary plan, SessionOptions options) {
         BackendKind backend = Backends.resolve(options.backend());
         int threads = options.threads();
+        Map<String, float[]> constants = new LinkedHashMap<>();
+        for (String name : graph.constantShapes().keySet()) constants.put(name, graph.constantValues(name));
         return switch (backend) {
-            case ONEDNN -> new OneDnnSession(plan, constants(graph), threads, options.fusion(), options.channelsLast(),
+            case ONEDNN -> new OneDnnSession(plan, constants, threads, options.fusion(), options.channelsLast(),
                     () -> new JavaKernels(threads));
-            case JAVA -> GraphSession.open(plan, constants(graph), backend, new JavaKernels(threads));
-            case REFERENCE -> GraphSession.open(plan, constants(graph), backend, new ReferenceKernels());
+            case JAVA -> GraphSession.open(plan, constants, backend, new JavaKernels(threads), options.channelsLast());
+            case REFERENCE -> GraphSession.open(plan, constants, backend, new ReferenceKernels(), options.channelsLast());
         };
-    }
-
-    private static Map<String, float[]> constants(Graph graph) {
-        Map<String, float[]> m = new LinkedHashMap<>();
-        for (String name : graph.constantShapes().keySet()) m.put(name, graph.constantValues(name));
-        return m;
     }
 }

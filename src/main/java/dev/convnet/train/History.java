@@ -96,7 +96,8 @@ public final class History {
     private static XYChart chart(String title, String y) {
         XYChart c = new XYChartBuilder().width(560).height(400).title(title).xAxisTitle("epoch").yAxisTitle(y).build();
         c.getStyler().setChartBackgroundColor(java.awt.Color.WHITE);
-        c.getStyler().setLegendPosition(org.knowm.xchart.style.Styler.LegendPosition.InsideNE);
+        c.getStyler().setLegendPosition(y.equals("loss") ? org.knowm.xchart.style.Styler.LegendPosition.InsideNE
+                : org.knowm.xchart.style.Styler.LegendPosition.InsideSE);
         return c;
     }
 

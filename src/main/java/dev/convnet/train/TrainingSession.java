@@ -80,26 +80,26 @@ public interface TrainingSession extends AutoCloseable {
     BackendKind backend();
 
     /** The validated plan. */
-    GraphSummary graphSummary();
+    GraphSummary summary();
 
     /** Input names, in order. */
     default List<String> inputNames() {
-        return List.copyOf(graphSummary().inputShapes().keySet());
+        return List.copyOf(summary().inputShapes().keySet());
     }
 
     /** Output names, in order. */
     default List<String> outputNames() {
-        return List.copyOf(graphSummary().outputShapes().keySet());
+        return List.copyOf(summary().outputShapes().keySet());
     }
 
     /** The shape of the only input. */
     default Shape inputShape() {
-        return graphSummary().inputShapes().values().iterator().next();
+        return summary().inputShapes().values().iterator().next();
     }
 
     /** The shape of the only output. */
     default Shape outputShape() {
-        return graphSummary().outputShapes().values().iterator().next();
+        return summary().outputShapes().values().iterator().next();
     }
 
     /**

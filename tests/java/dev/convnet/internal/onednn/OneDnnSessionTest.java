@@ -22,13 +22,8 @@ import dev.convnet.shape.Shape;
 import dev.convnet.shape.ShapeException;
 import dev.convnet.tensor.Tensor;
 import java.lang.foreign.Arena;
-import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
-import java.lang.foreign.MemoryLayout;
-import java.lang.foreign.SegmentAllocator;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.lang.invoke.MethodHandle;
 import java.lang.management.ManagementFactory;
 import java.util.ArrayList;
 import java.util.List;
@@ -314,22 +309,6 @@ class OneDnnSessionTest {
         }
     }
 
-    private static final MethodHandle MALLINFO2 = Linker.nativeLinker().downcallHandle(
-            Linker.nativeLinker().defaultLookup().findOrThrow("mallinfo2"),
-            FunctionDescriptor.of(MemoryLayout.structLayout(MemoryLayout.sequenceLayout(10, ValueLayout.JAVA_LONG))));
-
-    /**
-     * Bytes the process holds from malloc right now (glibc's {@code mallinfo2}: {@code uordblks + hblkhd}, over all
-     * arenas). oneDNN's allocations and the FFM arenas' both come from malloc; unlike the resident set, this does
-     * not move with the Java heap.
-     */
-    private static long mallocInUse() throws Throwable {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment info = (MemorySegment) MALLINFO2.invokeExact((SegmentAllocator) a);
-            return info.getAtIndex(ValueLayout.JAVA_LONG, 7) + info.getAtIndex(ValueLayout.JAVA_LONG, 4);
-        }
-    }
-
     @Test
     void compileRunCloseInALoopKeepsNativeMemoryFlat() throws Throwable {
         Network net = vggWithBatchNorm(new SplittableRandom(13));
@@ -351,7 +330,7 @@ class OneDnnSessionTest {
         long lowest = Long.MAX_VALUE;
         for (int i = 0; i < cycles; i++) {
             cycle(net, in, x);
-            if (i % 10 == 9) lowest = Math.min(lowest, mallocInUse());
+            if (i % 10 == 9) lowest = Math.min(lowest, NativeMemory.mallocInUse());
         }
         return lowest;
     }

@@ -23,32 +23,32 @@ import java.util.SplittableRandom;
  * one layer and its input shapes (which may be invalid; callers skip those). Layer parameter values are random and
  * replaced by {@link GradientHarness#random}.
  */
-final class LayerCases {
+public final class LayerCases {
     private LayerCases() {
     }
 
     /** One drawn layer on its input shapes; {@code maxLike}: its gradient routes through comparisons of inputs. */
-    record Spec(Layer layer, List<Shape> inputs, boolean maxLike) {
-        Spec(Layer layer, Shape input, boolean maxLike) {
+    public record Spec(Layer layer, List<Shape> inputs, boolean maxLike) {
+        public Spec(Layer layer, Shape input, boolean maxLike) {
             this(layer, List.of(input), maxLike);
         }
     }
 
     /** A generator of specs with batch sizes up to {@code maxBatch}. */
-    interface Generator {
+    public interface Generator {
         Spec next(SplittableRandom r, int maxBatch);
     }
 
-    static int batch(SplittableRandom r, int maxBatch) {
+    public static int batch(SplittableRandom r, int maxBatch) {
         return r.nextInt(1, maxBatch + 1);
     }
 
-    static int size(SplittableRandom r) {
+    public static int size(SplittableRandom r) {
         return r.nextInt(3, 8);
     }
 
     /** Every padding rule: valid, same (lecture, upper, lower), full, symmetric and asymmetric explicit. */
-    static Padding padding(SplittableRandom r, int spatialRank) {
+    public static Padding padding(SplittableRandom r, int spatialRank) {
         return switch (r.nextInt(7)) {
             case 0 -> Padding.valid();
             case 1 -> Padding.same();
@@ -62,7 +62,7 @@ final class LayerCases {
     }
 
     /** Ordinary, grouped and depthwise (with and without channel multiplier) 2-D convolutions. */
-    static Spec conv2d(SplittableRandom r, int maxBatch) {
+    public static Spec conv2d(SplittableRandom r, int maxBatch) {
         int g;
         int cg;
         int og;
@@ -91,7 +91,7 @@ final class LayerCases {
     }
 
     /** 1-D convolutions, cross-correlation and true (flipped) convolution. */
-    static Spec conv1d(SplittableRandom r, int maxBatch) {
+    public static Spec conv1d(SplittableRandom r, int maxBatch) {
         int g = r.nextInt(1, 4);
         int cg = r.nextInt(1, 3);
         int og = r.nextInt(1, 3);
@@ -102,7 +102,7 @@ final class LayerCases {
     }
 
     /** Linear on inputs of rank 2 to 4 (flattened). */
-    static Spec linear(SplittableRandom r, int maxBatch) {
+    public static Spec linear(SplittableRandom r, int maxBatch) {
         int n = batch(r, maxBatch);
         Shape in = switch (r.nextInt(3)) {
             case 0 -> Shape.of(n, r.nextInt(1, 13));
@@ -117,7 +117,7 @@ final class LayerCases {
     }
 
     /** MatMul with ranks 1 to 4 and batch axes that broadcast (1 against n, missing against present). */
-    static Spec matMul(SplittableRandom r, int maxBatch) {
+    public static Spec matMul(SplittableRandom r, int maxBatch) {
         int m = r.nextInt(1, 5);
         int k = r.nextInt(1, 6);
         int p = r.nextInt(1, 5);
@@ -143,7 +143,7 @@ final class LayerCases {
         return r.nextInt(3) == 0 ? padding(r, 2) : Padding.explicit2d(r.nextInt(kh), r.nextInt(kw), r.nextInt(kh), r.nextInt(kw));
     }
 
-    static Spec maxPool(SplittableRandom r, int maxBatch) {
+    public static Spec maxPool(SplittableRandom r, int maxBatch) {
         int kh = r.nextInt(1, 5);
         int kw = r.nextInt(1, 5);
         Layer l = MaxPool2d.builder(kh, kw).stride(r.nextInt(1, 4), r.nextInt(1, 4)).padding(poolPadding(r, kh, kw))
@@ -151,7 +151,7 @@ final class LayerCases {
         return new Spec(l, Shape.of(batch(r, maxBatch), r.nextInt(1, 5), size(r), size(r)), true);
     }
 
-    static Spec avgPool(SplittableRandom r, int maxBatch) {
+    public static Spec avgPool(SplittableRandom r, int maxBatch) {
         int kh = r.nextInt(1, 5);
         int kw = r.nextInt(1, 5);
         Layer l = AvgPool2d.builder(kh, kw).stride(r.nextInt(1, 4), r.nextInt(1, 4)).padding(poolPadding(r, kh, kw))
@@ -159,13 +159,13 @@ final class LayerCases {
         return new Spec(l, Shape.of(batch(r, maxBatch), r.nextInt(1, 5), size(r), size(r)), false);
     }
 
-    static Spec globalPool(SplittableRandom r, int maxBatch) {
+    public static Spec globalPool(SplittableRandom r, int maxBatch) {
         boolean max = r.nextBoolean();
         return new Spec(max ? GlobalPool2d.max() : GlobalPool2d.average(),
                 Shape.of(batch(r, maxBatch), r.nextInt(1, 5), r.nextInt(1, 6), r.nextInt(1, 6)), max);
     }
 
-    static Spec depthPool(SplittableRandom r, int maxBatch) {
+    public static Spec depthPool(SplittableRandom r, int maxBatch) {
         boolean max = r.nextBoolean();
         int w = r.nextInt(1, 4);
         int s = r.nextInt(1, 4);
@@ -174,7 +174,7 @@ final class LayerCases {
     }
 
     /** Batch norm on inputs of rank 2 to 4 with at least 4 values per channel, ε from 1e-5 to 1e-2, any momentum. */
-    static Spec batchNorm(SplittableRandom r, int maxBatch) {
+    public static Spec batchNorm(SplittableRandom r, int maxBatch) {
         int c = r.nextInt(1, 5);
         Shape in;
         do {
@@ -196,7 +196,7 @@ final class LayerCases {
      * Replaces {@code x} with distinct values {@code spacing} apart in a random order around 0, so that no
      * perturbation smaller than {@code spacing/2} changes which element of a window is the maximum.
      */
-    static void separate(float[] x, double spacing, SplittableRandom r) {
+    public static void separate(float[] x, double spacing, SplittableRandom r) {
         int[] perm = new int[x.length];
         for (int i = 0; i < perm.length; i++) perm[i] = i;
         for (int i = perm.length - 1; i > 0; i--) {

@@ -267,9 +267,8 @@ final class ConvKernel implements LayerKernel {
      * Fills {@code col[r − r0][t]}, for reduction rows {@code r0 ≤ r < r0 + rows}
      * (r = (c·kH + i)·kW + j) and tile columns {@code t < width}, with the input under kernel tap
      * (c, i, j) of group g at output column {@code q0 + t} (column = image·positions + position).
-     * Also read by {@link ConvTraining} for the weight gradient, which needs the same columns.
      */
-    void im2col(float[] x, int g, int q0, int width, int r0, int rows, float[][] col) {
+    private void im2col(float[] x, int g, int q0, int width, int r0, int rows, float[][] col) {
         int plane = inH * inW;
         int taps = kh * kw;
         int n0 = q0 / positions;

@@ -19,8 +19,8 @@ import java.util.Arrays;
  *       column tiles that the task runs in turn), and reduction rows go in slices of {@value #ROW_SLICE} so that a
  *       tile's {@code ∂col} slice and {@code ∂Y} rows stay in L2;</li>
  *   <li>weight gradient: {@code ∂W_g = ∂Y_g·col(X)ᵀ} with the vectorized rows running over the reduction rows:
- *       per image (or column tile of an image) im2col as in the forward pass, transposed into one row per output
- *       position, and SGEMM reading {@code ∂Y} in place. Images are split into as many contiguous chunks as needed to
+ *       per image (or column tile of an image) the transposed im2col, one row of taps per output position
+ *       ({@link #patches}), and SGEMM reading {@code ∂Y} in place. Images are split into as many contiguous chunks as needed to
  *       occupy the threads, each summing into its own partial gradient; the partials are then added in chunk order
  *       (deterministic for a given thread count). Reduction rows beyond {@value #WEIGHT_COLUMNS} are split into
  *       independent column blocks;</li>
@@ -29,7 +29,7 @@ import java.util.Arrays;
  * Weight and bias gradients are sums over all {@code Q} columns in float with FMA; their error is within the usual
  * {@code γ_Q·Σ|t|} of any summation order.
  *
- * <p>Thread-safety: not thread-safe (it keeps the last forward's kernel and its gradient buffers).
+ * <p>Thread-safety: not thread-safe (it owns its gradient buffers).
  */
 final class ConvTraining implements GradKernel {
     /** Reduction rows of {@code ∂col} computed and scattered at a time. */
@@ -39,7 +39,6 @@ final class ConvTraining implements GradKernel {
 
     private static final int DY_ROWS = 1;
     private static final int DCOL = 2;
-    private static final int COL = 3;
     private static final int PATCHES = 4;
     private static final int DW_ACC = 5;
 
@@ -64,7 +63,11 @@ final class ConvTraining implements GradKernel {
     private final int weightBlock;
     private final int weightBlocks;
     private final float[][] partials;
-    private ConvKernel forward;
+    /** Per reduction row r = (c, i, j): the input offset of its tap from a window's first element, and its parts. */
+    private final int[] tapOffset;
+    private final int[] tapChannel;
+    private final int[] tapY;
+    private final int[] tapX;
 
     ConvTraining(Parallel parallel, ConvGeometry g) {
         this.parallel = parallel;
@@ -98,6 +101,19 @@ final class ConvTraining implements GradKernel {
         int perChunk = Math.max(1, g.groups() * weightBlocks);
         this.chunks = Math.max(1, Math.min(units, (threads + perChunk - 1) / perChunk));
         this.partials = chunks > 1 ? new float[chunks][weights] : null;
+        this.tapOffset = new int[reduction];
+        this.tapChannel = new int[reduction];
+        this.tapY = new int[reduction];
+        this.tapX = new int[reduction];
+        for (int r = 0; r < reduction; r++) {
+            int c = r / taps;
+            int i = (r - c * taps) / g.kw();
+            int j = r - c * taps - i * g.kw();
+            tapChannel[r] = c * g.inH() * g.inW();
+            tapY[r] = i * g.dh();
+            tapX[r] = j * g.dw();
+            tapOffset[r] = tapChannel[r] + tapY[r] * g.inW() + tapX[r];
+        }
     }
 
     /** The weights as used, OIHW: the parameter itself, or its flipped copy. */
@@ -123,18 +139,14 @@ final class ConvTraining implements GradKernel {
 
     @Override
     public void forward(float[][] inputs, float[][] params, float[] output, boolean training) {
-        forward = new ConvKernel(parallel, g.batch(), g.inC(), g.inH(), g.inW(), g.outC(), g.outH(), g.outW(), g.groups(),
+        new ConvKernel(parallel, g.batch(), g.inC(), g.inH(), g.inW(), g.outC(), g.outH(), g.outW(), g.groups(),
                 g.kh(), g.kw(), g.sh(), g.sw(), g.dh(), g.dw(), g.padTop(), g.padLeft(), effectiveWeights(params[0]),
-                params.length > 1 ? params[1] : null);
-        forward.forward(inputs[0], output);
+                params.length > 1 ? params[1] : null).forward(inputs[0], output);
     }
 
     @Override
     public void backward(float[][] inputs, float[] output, float[] dOutput, float[][] params, float[][] dInputs,
                          float[][] dParams) {
-        if (forward == null) {
-            throw new IllegalStateException("backward needs a forward pass first");
-        }
         if (dInputs[0] != null) {
             inputGradient(dOutput, effectiveWeights(params[0]), dInputs[0]);
         }
@@ -221,8 +233,8 @@ final class ConvTraining implements GradKernel {
     }
 
     /**
-     * The adjoint of {@link ConvKernel#im2col}: adds {@code dCol[r − r0][t]} to the input gradient element that
-     * im2col reads into {@code col[r − r0][t]} (nothing where it reads padding).
+     * col2im, the adjoint of the forward pass's im2col: adds {@code dCol[r − r0][t]} to the input gradient element
+     * under tap r = (c, i, j) at output column {@code q0 + t} (nothing where the tap reads padding).
      */
     private void col2im(float[][] dCol, int group, int q0, int width, int r0, int rows, float[] dx) {
         int inW = g.inW();
@@ -314,20 +326,50 @@ final class ConvTraining implements GradKernel {
             int n = u / tilesPerImage;
             int p0 = (u - n * tilesPerImage) * tile;
             int width = Math.min(tile, positions - p0);
-            float[][] col = s.rows(COL, kn, width);
-            forward.im2col(x, group, n * positions + p0, width, k0, kn, col);
             float[][] patches = s.rows(PATCHES, width, kn);
-            for (int r = 0; r < kn; r++) {
-                float[] row = col[r];
-                for (int q = 0; q < width; q++) {
-                    patches[q][r] = row[q];
-                }
-            }
+            patches(x, group, n, p0, width, k0, kn, patches);
             Sgemm.multiplyAddRows(og, width, kn, dy, (n * g.outC() + group * og) * positions + p0, positions, patches, 0,
                     acc, 0);
         }
         for (int z = 0; z < og; z++) {
             System.arraycopy(acc[z], 0, target, (group * og + z) * reduction + k0, kn);
+        }
+    }
+
+    /**
+     * The transposed im2col of one image's output positions {@code p0 ≤ p < p0 + width} and reduction rows
+     * {@code k0 ≤ r < k0 + kn}: {@code patches[p − p0][r − k0]} is the input under tap r = (c, i, j) of group
+     * {@code group} at output position p (0 in the padding). One row per position, written in order: a gather
+     * through the taps' precomputed offsets, without bounds checks where the whole window lies inside the input.
+     */
+    private void patches(float[] x, int group, int n, int p0, int width, int k0, int kn, float[][] patches) {
+        int inW = g.inW();
+        int image = (n * g.inC() + group * cg) * g.inH() * inW;
+        int oy = p0 / g.outW();
+        int ox = p0 - oy * g.outW();
+        int spanY = (g.kh() - 1) * g.dh();
+        int spanX = (g.kw() - 1) * g.dw();
+        for (int q = 0; q < width; q++) {
+            float[] row = patches[q];
+            int y0 = oy * g.sh() - g.padTop();
+            int x0 = ox * g.sw() - g.padLeft();
+            if (y0 >= 0 && y0 + spanY < g.inH() && x0 >= 0 && x0 + spanX < inW) {
+                int base = image + y0 * inW + x0;
+                for (int r = 0; r < kn; r++) {
+                    row[r] = x[base + tapOffset[k0 + r]];
+                }
+            } else {
+                for (int r = 0; r < kn; r++) {
+                    int iy = y0 + tapY[k0 + r];
+                    int ix = x0 + tapX[k0 + r];
+                    row[r] = iy >= 0 && iy < g.inH() && ix >= 0 && ix < inW
+                            ? x[image + tapChannel[k0 + r] + iy * inW + ix] : 0f;
+                }
+            }
+            if (++ox == g.outW()) {
+                ox = 0;
+                oy++;
+            }
         }
     }
 

@@ -28,7 +28,6 @@ import dev.convnet.layer.Linear;
 import dev.convnet.layer.MaxPool2d;
 import dev.convnet.layer.PoolKind;
 import dev.convnet.layer.Softmax;
-import dev.convnet.net.NetworkSummary;
 import dev.convnet.shape.ConvAxis;
 import dev.convnet.shape.Geometry2d;
 import dev.convnet.shape.Shape;
@@ -59,10 +58,7 @@ public final class JavaKernels implements KernelFactory {
     }
 
     @Override
-    public LayerKernel create(NetworkSummary.Row row) {
-        Layer layer = row.layer();
-        Shape in = row.inputShape();
-        Shape out = row.outputShape();
+    public LayerKernel create(Layer layer, Shape in, Shape out) {
         return switch (layer) {
             case Conv2d c -> conv2d(c, in, out);
             case Conv1d c -> conv1d(c, in, out);

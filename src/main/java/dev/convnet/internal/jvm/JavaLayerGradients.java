@@ -189,15 +189,23 @@ final class JavaLayerGradients {
     }
 
     /**
-     * MaxPool2d and AvgPool2d, parallel over runs of channel planes. Max pooling keeps, per output, the input index
-     * of the first maximum in window order; average pooling divides by the forward divisor, precomputed per output
-     * position (positions inside the padded input, or real elements only; with ceil mode, positions beyond the
-     * padded input never count).
+     * MaxPool2d and AvgPool2d, parallel over runs of channel planes. Each output row is computed at once: for every
+     * window row and column (in window order) one pass over the row's outputs compares or adds the input each reads,
+     * so the inner loops are long instead of one short window loop per output; windows that all lie inside the input
+     * take one short loop per window instead ({@link #insideMax}). Max pooling keeps, per output, the input index of
+     * the first maximum in window order (a later element must be strictly greater, −0 equal to +0), chosen without
+     * branches ({@link #orderKey}), and outputs that element. Average pooling divides by the forward divisor,
+     * precomputed per output position (positions inside the padded input, or real elements only; with ceil mode,
+     * positions beyond the padded input never count).
      */
     private static final class Pool implements GradKernel {
         private final Parallel parallel;
-        private final ConvAxis gh;
-        private final ConvAxis gw;
+        private final int kh;
+        private final int kw;
+        private final int sh;
+        private final int sw;
+        private final int padTop;
+        private final int padLeft;
         private final int planes;
         private final int inH;
         private final int inW;
@@ -206,13 +214,26 @@ final class JavaLayerGradients {
         private final boolean max;
         private final float[] divisor;
         private final int[] argmax;
+        /** Per window column j: the outputs {@code [lo[j], hi[j])} whose column reads a real input element. */
+        private final int[] lo;
+        private final int[] hi;
+        /** Every window lies inside the input (no padding reached): {@link #insideMax}. */
+        private final boolean inside;
+        /** Input offsets of the window taps from the window's first element, in window order. */
+        private final int[] taps;
         private final int perTask;
         private final int tasks;
 
         Pool(Parallel parallel, Geometry2d g, Shape in, boolean max, boolean countIncludePad) {
+            ConvAxis gh = g.height();
+            ConvAxis gw = g.width();
             this.parallel = parallel;
-            this.gh = g.height();
-            this.gw = g.width();
+            this.kh = gh.kernel();
+            this.kw = gw.kernel();
+            this.sh = gh.stride();
+            this.sw = gw.stride();
+            this.padTop = gh.padBefore();
+            this.padLeft = gw.padBefore();
             this.planes = in.dim(0) * in.dim(1);
             this.inH = in.dim(2);
             this.inW = in.dim(3);
@@ -222,15 +243,29 @@ final class JavaLayerGradients {
             this.argmax = max ? new int[planes * outH * outW] : null;
             this.divisor = max ? null : new float[outH * outW];
             for (int oy = 0; !max && oy < outH; oy++) {
-                int y0 = oy * gh.stride() - gh.padBefore();
+                int y0 = oy * sh - padTop;
                 for (int ox = 0; ox < outW; ox++) {
-                    int x0 = ox * gw.stride() - gw.padBefore();
+                    int x0 = ox * sw - padLeft;
                     divisor[oy * outW + ox] = countIncludePad
-                            ? (Math.min(inH + gh.padAfter(), y0 + gh.kernel()) - y0) * (Math.min(inW + gw.padAfter(), x0 + gw.kernel()) - x0)
-                            : (Math.min(inH, y0 + gh.kernel()) - Math.max(0, y0)) * (Math.min(inW, x0 + gw.kernel()) - Math.max(0, x0));
+                            ? (Math.min(inH + gh.padAfter(), y0 + kh) - y0) * (Math.min(inW + gw.padAfter(), x0 + kw) - x0)
+                            : (Math.min(inH, y0 + kh) - Math.max(0, y0)) * (Math.min(inW, x0 + kw) - Math.max(0, x0));
                 }
             }
-            int work = Math.max(1, Math.max(inH * inW, outH * outW * gh.kernel() * gw.kernel()));
+            this.lo = new int[kw];
+            this.hi = new int[kw];
+            for (int j = 0; j < kw; j++) {
+                int off = j - padLeft;
+                lo[j] = Math.max(0, Math.ceilDiv(-off, sw));
+                hi[j] = Math.min(outW, Math.floorDiv(inW - 1 - off, sw) + 1);
+            }
+            boolean fits = padTop == 0 && (outH - 1) * sh + kh <= inH;
+            for (int j = 0; j < kw; j++) fits &= lo[j] == 0 && hi[j] == outW && j - padLeft >= 0;
+            this.inside = fits;
+            this.taps = new int[kh * kw];
+            for (int i = 0; i < kh; i++) {
+                for (int j = 0; j < kw; j++) taps[i * kw + j] = i * inW + j;
+            }
+            int work = Math.max(1, Math.max(inH * inW, outH * outW * kh * kw));
             this.perTask = Math.max(1, CHUNK / work);
             this.tasks = (planes + perTask - 1) / perTask;
         }
@@ -238,47 +273,85 @@ final class JavaLayerGradients {
         @Override
         public void forward(float[][] inputs, float[][] params, float[] output, boolean training) {
             float[] x = inputs[0];
+            int windowTaps = kh * kw;
             parallel.forEach(tasks, t -> {
+                float[] sum = max ? null : new float[outW];
+                long[] best = max ? new long[outW] : null;
                 for (int p = t * perTask; p < Math.min(planes, (t + 1) * perTask); p++) {
                     int xp = p * inH * inW;
-                    int yp = p * outH * outW;
+                    if (inside && max) {
+                        insideMax(x, output, p, xp);
+                        continue;
+                    }
                     for (int oy = 0; oy < outH; oy++) {
-                        int y0 = oy * gh.stride() - gh.padBefore();
-                        int yLo = Math.max(0, y0);
-                        int yHi = Math.min(inH, y0 + gh.kernel());
+                        int y0 = oy * sh - padTop;
+                        int yo = (p * outH + oy) * outW;
+                        if (max) {
+                            Arrays.fill(best, Long.MIN_VALUE);
+                        } else {
+                            Arrays.fill(sum, 0f);
+                        }
+                        for (int iy = Math.max(0, y0); iy < Math.min(inH, y0 + kh); iy++) {
+                            int r = xp + iy * inW - padLeft;
+                            for (int j = 0; j < kw; j++) {
+                                int base = r + j;
+                                if (max) {
+                                    long code = windowTaps - 1 - ((iy - y0) * kw + j);
+                                    for (int ox = lo[j]; ox < hi[j]; ox++) {
+                                        best[ox] = Math.max(best[ox], ((long) orderKey(x[base + ox * sw]) << 32) | code);
+                                    }
+                                } else {
+                                    for (int ox = lo[j]; ox < hi[j]; ox++) {
+                                        sum[ox] += x[base + ox * sw];
+                                    }
+                                }
+                            }
+                        }
                         for (int ox = 0; ox < outW; ox++) {
-                            int x0 = ox * gw.stride() - gw.padBefore();
-                            int xLo = Math.max(0, x0);
-                            int xHi = Math.min(inW, x0 + gw.kernel());
                             if (max) {
-                                float m = Float.NEGATIVE_INFINITY;
-                                int arg = -1;
-                                for (int iy = yLo; iy < yHi; iy++) {
-                                    int r = xp + iy * inW;
-                                    for (int ix = xLo; ix < xHi; ix++) {
-                                        float v = x[r + ix];
-                                        if (arg < 0 || v > m || (v != v && m == m)) {
-                                            m = v;
-                                            arg = r + ix;
-                                        }
-                                    }
-                                }
-                                output[yp + oy * outW + ox] = m;
-                                argmax[yp + oy * outW + ox] = arg;
+                                int tap = windowTaps - 1 - (int) best[ox];
+                                int arg = xp + (y0 + tap / kw) * inW + ox * sw - padLeft + tap % kw;
+                                argmax[yo + ox] = arg;
+                                output[yo + ox] = x[arg];
                             } else {
-                                float s = 0f;
-                                for (int iy = yLo; iy < yHi; iy++) {
-                                    int r = xp + iy * inW;
-                                    for (int ix = xLo; ix < xHi; ix++) {
-                                        s += x[r + ix];
-                                    }
-                                }
-                                output[yp + oy * outW + ox] = s / divisor[oy * outW + ox];
+                                output[yo + ox] = sum[ox] / divisor[oy * outW + ox];
                             }
                         }
                     }
                 }
             });
+        }
+
+        /** Max pooling of one plane whose windows all lie inside the input: one pass over each window's taps. */
+        private void insideMax(float[] x, float[] output, int p, int xp) {
+            int[] taps = this.taps;
+            int last = taps.length - 1;
+            for (int oy = 0; oy < outH; oy++) {
+                int row = xp + (oy * sh - padTop) * inW - padLeft;
+                int yo = (p * outH + oy) * outW;
+                for (int ox = 0; ox < outW; ox++) {
+                    int o = row + ox * sw;
+                    long best = ((long) orderKey(x[o]) << 32) | last;
+                    for (int k = 1; k <= last; k++) {
+                        best = Math.max(best, ((long) orderKey(x[o + taps[k]]) << 32) | (last - k));
+                    }
+                    int arg = o + taps[last - (int) best];
+                    argmax[yo + ox] = arg;
+                    output[yo + ox] = x[arg];
+                }
+            }
+        }
+
+        /**
+         * An int that orders like the float under {@code <} (−0 and +0 equal, as {@code >} sees them; a positive NaN
+         * above +∞). With the tap's reversed window index in the low half, the first maximum of a window is the
+         * largest such long, which {@link Math#max(long, long)} finds without branches: a branch on
+         * {@code v > best} mispredicts on every other random input (measured 6.6 against 1.7 ms for 2×2 pooling of
+         * 64×32×28×28 on one core).
+         */
+        private static int orderKey(float v) {
+            int bits = Float.floatToRawIntBits(v + 0f); // −0 + 0 = +0
+            return bits ^ ((bits >> 31) & 0x7fffffff);
         }
 
         @Override
@@ -296,22 +369,21 @@ final class JavaLayerGradients {
                     }
                     return;
                 }
+                float[] share = new float[outW];
                 for (int p = from; p < to; p++) {
                     int xp = p * inH * inW;
-                    int yp = p * outH * outW;
                     for (int oy = 0; oy < outH; oy++) {
-                        int y0 = oy * gh.stride() - gh.padBefore();
-                        int yLo = Math.max(0, y0);
-                        int yHi = Math.min(inH, y0 + gh.kernel());
+                        int y0 = oy * sh - padTop;
+                        int yo = (p * outH + oy) * outW;
                         for (int ox = 0; ox < outW; ox++) {
-                            int x0 = ox * gw.stride() - gw.padBefore();
-                            int xLo = Math.max(0, x0);
-                            int xHi = Math.min(inW, x0 + gw.kernel());
-                            float share = dOutput[yp + oy * outW + ox] / divisor[oy * outW + ox];
-                            for (int iy = yLo; iy < yHi; iy++) {
-                                int r = xp + iy * inW;
-                                for (int ix = xLo; ix < xHi; ix++) {
-                                    dx[r + ix] += share;
+                            share[ox] = dOutput[yo + ox] / divisor[oy * outW + ox];
+                        }
+                        for (int iy = Math.max(0, y0); iy < Math.min(inH, y0 + kh); iy++) {
+                            int r = xp + iy * inW - padLeft;
+                            for (int j = 0; j < kw; j++) {
+                                int base = r + j;
+                                for (int ox = lo[j]; ox < hi[j]; ox++) {
+                                    dx[base + ox * sw] += share[ox];
                                 }
                             }
                         }

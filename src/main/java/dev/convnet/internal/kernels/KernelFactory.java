@@ -1,7 +1,6 @@
 package dev.convnet.internal.kernels;
 
 import dev.convnet.layer.Layer;
-import dev.convnet.net.NetworkSummary;
 import dev.convnet.shape.Shape;
 
 import java.util.List;
@@ -13,12 +12,12 @@ import java.util.List;
  * kernels it returns must be thread-safe.
  */
 public interface KernelFactory extends AutoCloseable {
-    /** The kernel for one validated row of a plan. */
-    LayerKernel create(NetworkSummary.Row row);
+    /** The kernel for one validated single-input layer: {@code layer} on {@code input}, producing {@code output}. */
+    LayerKernel create(Layer layer, Shape input, Shape output);
 
     /**
      * The kernel for one validated graph node: {@code layer} on inputs of the given shapes, producing
-     * {@code output}. The default handles single-input layers through {@link #create(NetworkSummary.Row)};
+     * {@code output}. The default handles single-input layers through {@link #create(Layer, Shape, Shape)};
      * backends override it for layers with several inputs.
      *
      * @throws UnsupportedOperationException if the backend has no kernel for a multi-input layer
@@ -28,7 +27,7 @@ public interface KernelFactory extends AutoCloseable {
             throw new UnsupportedOperationException(getClass().getSimpleName() + " has no kernel for " + layer + " on "
                     + inputs.size() + " inputs");
         }
-        LayerKernel k = create(new NetworkSummary.Row(1, layer, inputs.getFirst(), output));
+        LayerKernel k = create(layer, inputs.getFirst(), output);
         return (x, y) -> k.forward(x[0], y);
     }
 

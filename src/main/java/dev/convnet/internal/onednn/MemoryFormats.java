@@ -31,6 +31,23 @@ public final class MemoryFormats {
         return dnnl_memory_desc_get_size(md);
     }
 
+    /** True if {@code md} is a blocked layout with an inner block over dimension 1 (channels), e.g. {@code aBcd16b}. */
+    public static boolean channelBlocked(MemorySegment md) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment i = a.allocate(ValueLayout.JAVA_INT);
+            Dnnl.check("dnnl_memory_desc_query", dnnl_memory_desc_query(md, dnnl_query_format_kind(), i));
+            if (i.get(ValueLayout.JAVA_INT, 0) != dnnl_blocked()) return false;
+            Dnnl.check("dnnl_memory_desc_query", dnnl_memory_desc_query(md, dnnl_query_ndims_s32(), i));
+            int ndims = i.get(ValueLayout.JAVA_INT, 0);
+            Dnnl.check("dnnl_memory_desc_query", dnnl_memory_desc_query(md, dnnl_query_inner_nblks_s32(), i));
+            int nblks = i.get(ValueLayout.JAVA_INT, 0);
+            if (nblks == 0) return false;
+            long[] idxs = queryLongs(md, dnnl_query_inner_idxs(), ndims, a);
+            for (int b = 0; b < nblks; b++) if (idxs[b] == 1) return true;
+            return false;
+        }
+    }
+
     /** True if the two descriptors describe the same layout. */
     public static boolean same(MemorySegment a, MemorySegment b) {
         return dnnl_memory_desc_equal(a, b) != 0;

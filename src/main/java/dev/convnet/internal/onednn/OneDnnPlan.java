@@ -186,32 +186,11 @@ final class OneDnnPlan {
     /** A named constant operand (for example an ONNX initializer used by an element-wise operation). */
     record ConstantTensor(Shape shape, float[] values) {}
 
-    /** The chain {@code input → layer 1 → … → layer n} as nodes. */
-    static List<PlanNode> chain(List<Layer> layers) {
-        List<PlanNode> nodes = new ArrayList<>();
-        for (int i = 0; i < layers.size(); i++) {
-            nodes.add(new PlanNode("#" + (i + 1) + " " + layers.get(i), layers.get(i), List.of(i == 0 ? "input" : "t" + i),
-                    i == layers.size() - 1 ? "output" : "t" + (i + 1)));
-        }
-        return nodes;
-    }
-
     private final Map<String, Act> acts = new HashMap<>();
     private final Map<String, Integer> uses = new HashMap<>();
     private final Map<String, List<Integer>> consumers = new HashMap<>();
     private final Map<String, ConstantTensor> constants;
     private List<PlanNode> nodes;
-
-    /**
-     * Compiles a sequential network for {@code input}. The caller owns {@code scope} and closes it on failure.
-     *
-     * @param javaKernels makes the Java kernel for a layer oneDNN has no primitive for
-     */
-    OneDnnPlan(NativeScope scope, List<Layer> layers, Shape input, int threads, boolean fusion, boolean channelsLast,
-               JavaNodes javaKernels) {
-        this(scope, chain(layers), new LinkedHashMap<>(Map.of("input", input)), Map.of(), List.of("output"), threads,
-                fusion, channelsLast, javaKernels);
-    }
 
     /**
      * Compiles a graph of nodes (in topological order) from the named inputs to the named outputs. The caller owns
@@ -395,7 +374,7 @@ final class OneDnnPlan {
         if (--act.slot.refs == 0 && act.slot.kind == Slot.BUFFER) free.push(act.slot);
     }
 
-    private static long[] longs(Shape s) {
+    static long[] longs(Shape s) {
         long[] d = new long[s.rank()];
         for (int i = 0; i < d.length; i++) d[i] = s.dim(i);
         return d;
@@ -635,7 +614,7 @@ final class OneDnnPlan {
     }
 
     /** True if ceil mode makes a window reach past the explicit end padding on some axis. */
-    private static boolean ceilOverrun(Geometry2d g) {
+    static boolean ceilOverrun(Geometry2d g) {
         for (ConvAxis a : new ConvAxis[] {g.height(), g.width()}) {
             long needed = (long) (a.output() - 1) * a.stride() + a.effectiveKernel() - a.input() - a.padBefore();
             if (needed > a.padAfter()) return true;
@@ -737,16 +716,23 @@ final class OneDnnPlan {
                 outShape, cs, fusedNames(post));
     }
 
-    private Act pooling(String name, Act cur, Shape outShape, int alg, Geometry2d g) {
+    /**
+     * The right/bottom padding oneDNN wants for a pooling window: the one that makes Eq. 6 give exactly the output size
+     * (ceil mode included), at least 0, as {height, width}.
+     */
+    static long[] poolingPadR(Geometry2d g) {
         ConvAxis h = g.height(), w = g.width();
-        // oneDNN wants the right padding that makes Eq. 6 give exactly the output size (ceil mode included).
         long prH = (long) (h.output() - 1) * h.stride() + h.effectiveKernel() - h.input() - h.padBefore();
         long prW = (long) (w.output() - 1) * w.stride() + w.effectiveKernel() - w.input() - w.padBefore();
+        return new long[] {Math.max(prH, 0), Math.max(prW, 0)};
+    }
+
+    private Act pooling(String name, Act cur, Shape outShape, int alg, Geometry2d g) {
+        ConvAxis h = g.height(), w = g.width();
         MemorySegment dst = prims.any(longs(outShape));
         MemorySegment pd = prims.pooling(name, alg, cur.md(), dst, new long[] {h.stride(), w.stride()},
                 new long[] {h.kernel(), w.kernel()}, new long[] {h.dilation() - 1, w.dilation() - 1},
-                new long[] {h.padBefore(), w.padBefore()}, new long[] {Math.max(prH, 0), Math.max(prW, 0)},
-                prims.attr(List.of()));
+                new long[] {h.padBefore(), w.padBefore()}, poolingPadR(g), prims.attr(List.of()));
         return addPrimitive(name, "pooling", pd, cur, Primitives.queryMd(pd, dnnl_query_dst_md()), acquire(),
                 outShape, List.of(), "");
     }
@@ -858,7 +844,7 @@ final class OneDnnPlan {
     }
 
     /** {@code s} with as many leading 1s as make it {@code rank} dimensions (ONNX broadcasting aligns on the right). */
-    private static Shape plainShapeOfRank(Shape s, int rank) {
+    static Shape plainShapeOfRank(Shape s, int rank) {
         int[] d = new int[rank];
         java.util.Arrays.fill(d, 1);
         for (int i = 0; i < s.rank(); i++) d[rank - s.rank() + i] = s.dim(i);

@@ -8,7 +8,9 @@ import java.util.List;
 
 /**
  * Creates oneDNN primitive descriptors for one engine, each owned by a {@link NativeScope}, with every status
- * checked and the layer's name in the error message. Forward inference only; f32 only.
+ * checked and the layer's name in the error message. f32 only. The forward creators without a propagation kind
+ * are for inference; training passes {@code dnnl_forward_training()} and creates each backward descriptor next to
+ * its forward one, with that forward descriptor as the hint (oneDNN needs it, and an inference hint can crash it).
  *
  * <p>Used by one thread while a session compiles; not thread-safe.
  */
@@ -111,21 +113,92 @@ public final class Primitives {
     public MemorySegment convolution(String layer, MemorySegment src, MemorySegment weights, MemorySegment bias,
                                      MemorySegment dst, long[] strides, long[] dilations, long[] padL, long[] padR,
                                      MemorySegment attr, boolean oneChannelPerGroup, long[] kernel) {
+        return convolution(layer, dnnl_forward_inference(), src, weights, bias, dst, strides, dilations, padL, padR, attr,
+                oneChannelPerGroup, kernel);
+    }
+
+    /** {@link #convolution(String, MemorySegment, MemorySegment, MemorySegment, MemorySegment, long[], long[], long[], long[], MemorySegment, boolean, long[])} with a propagation kind. */
+    public MemorySegment convolution(String layer, int propKind, MemorySegment src, MemorySegment weights,
+                                     MemorySegment bias, MemorySegment dst, long[] strides, long[] dilations, long[] padL,
+                                     long[] padR, MemorySegment attr, boolean oneChannelPerGroup, long[] kernel) {
         MemorySegment slot = scope.slot();
         Dnnl.check("dnnl_convolution_forward_primitive_desc_create",
-                dnnl_convolution_forward_primitive_desc_create(slot, engine, dnnl_forward_inference(),
+                dnnl_convolution_forward_primitive_desc_create(slot, engine, propKind,
                         dnnl_convolution_direct(), src, weights, bias, dst, longs(strides), longs(dilations),
                         longs(padL), longs(padR), attr), layer);
         MemorySegment pd = scope.primitiveDesc(slot);
-        boolean strided = false;
-        boolean paddingOnly = false;
-        for (int i = 0; i < strides.length; i++) {
-            strided |= strides[i] > 1;
-            long span = (kernel[i] - 1) * (dilations[i] + 1) + 1;
-            paddingOnly |= padL[i] >= span || padR[i] >= span;
+        if ((oneChannelPerGroup && strided(strides)) || paddingOnly(kernel, dilations, padL, padR)) {
+            return skipImplementations(pd, "brg_conv_fwd", layer);
         }
-        if ((oneChannelPerGroup && strided) || paddingOnly) {
-            while (implementation(pd).contains("brg_conv_fwd")) {
+        return pd;
+    }
+
+    private static boolean strided(long[] strides) {
+        for (long s : strides) if (s > 1) return true;
+        return false;
+    }
+
+    /** Whether the padding on some side reaches the dilated kernel span (whole outputs see only padding). */
+    private static boolean paddingOnly(long[] kernel, long[] dilations, long[] padL, long[] padR) {
+        for (int i = 0; i < kernel.length; i++) {
+            long span = (kernel[i] - 1) * (dilations[i] + 1) + 1;
+            if (padL[i] >= span || padR[i] >= span) return true;
+        }
+        return false;
+    }
+
+    /**
+     * Moves {@code pd} past every implementation whose name contains {@code faulty}; {@code null} if no other
+     * implementation is left.
+     */
+    private MemorySegment skipImplementations(MemorySegment pd, String faulty, String layer) {
+        while (implementation(pd).contains(faulty)) {
+            int status = dnnl_primitive_desc_next_impl(pd);
+            if (status == dnnl_last_impl_reached()) return null;
+            Dnnl.check("dnnl_primitive_desc_next_impl", status, layer);
+        }
+        return pd;
+    }
+
+    /** Backward data of a convolution: {@code diff_src} from {@code diff_dst} and the weights. */
+    public MemorySegment convolutionBackwardData(String layer, MemorySegment diffSrc, MemorySegment weights,
+                                                 MemorySegment diffDst, long[] strides, long[] dilations, long[] padL,
+                                                 long[] padR, MemorySegment hint, MemorySegment attr) {
+        MemorySegment slot = scope.slot();
+        Dnnl.check("dnnl_convolution_backward_data_primitive_desc_create",
+                dnnl_convolution_backward_data_primitive_desc_create(slot, engine, dnnl_convolution_direct(), diffSrc,
+                        weights, diffDst, longs(strides), longs(dilations), longs(padL), longs(padR), hint, attr), layer);
+        return scope.primitiveDesc(slot);
+    }
+
+    /**
+     * Backward weights of a convolution: {@code diff_weights} (and {@code diff_bias} unless it is
+     * {@link MemorySegment#NULL}) from the source and {@code diff_dst}.
+     *
+     * <p>oneDNN 3.8.1's {@code jit_1x1} backward-weights kernels (AVX2 and AVX-512) index their "reduce to unit
+     * stride" workspace with the channel block instead of the channel count when the source is channels-last and has
+     * fewer channels than a block (oneDNN issue #6035): wrong weight gradients, hangs or a crash. Here (AVX-512) an
+     * NHWC source of {@code mb32 ic4 ih64 oc8}, 1×1, stride 2 crashes the process at 1 and 2 threads. A 1×1 kernel
+     * with a stride above 1 and fewer than 16 input channels per group therefore skips {@code jit_1x1} whenever its
+     * source is not channel-blocked (blocked sources, which the training forward pass usually chooses, are correct);
+     * {@code null} if no other implementation is left.
+     *
+     * @param channelsPerGroup input channels per group
+     */
+    public MemorySegment convolutionBackwardWeights(String layer, MemorySegment src, MemorySegment diffWeights,
+                                                    MemorySegment diffBias, MemorySegment diffDst, long[] strides,
+                                                    long[] dilations, long[] padL, long[] padR, MemorySegment hint,
+                                                    MemorySegment attr, long[] kernel, long channelsPerGroup) {
+        MemorySegment slot = scope.slot();
+        Dnnl.check("dnnl_convolution_backward_weights_primitive_desc_create",
+                dnnl_convolution_backward_weights_primitive_desc_create(slot, engine, dnnl_convolution_direct(), src,
+                        diffWeights, diffBias, diffDst, longs(strides), longs(dilations), longs(padL), longs(padR), hint,
+                        attr), layer);
+        MemorySegment pd = scope.primitiveDesc(slot);
+        boolean oneByOne = true;
+        for (long k : kernel) oneByOne &= k == 1;
+        if (oneByOne && strided(strides) && channelsPerGroup < UNIT_STRIDE_SAFE_CHANNELS) {
+            while (implementation(pd).contains("jit_1x1") && !MemoryFormats.channelBlocked(queryMd(pd, dnnl_query_src_md()))) {
                 int status = dnnl_primitive_desc_next_impl(pd);
                 if (status == dnnl_last_impl_reached()) return null;
                 Dnnl.check("dnnl_primitive_desc_next_impl", status, layer);
@@ -134,50 +207,177 @@ public final class Primitives {
         return pd;
     }
 
+    /** Input channels per group from which oneDNN's 1×1 backward-weights kernels are trusted with strides (#6035). */
+    static final long UNIT_STRIDE_SAFE_CHANNELS = 16;
+
     /** Pooling: {@code alg} is {@code dnnl_pooling_max} or one of the two average kinds. */
     public MemorySegment pooling(String layer, int alg, MemorySegment src, MemorySegment dst, long[] strides,
                                  long[] kernel, long[] dilations, long[] padL, long[] padR, MemorySegment attr) {
+        return pooling(layer, dnnl_forward_inference(), alg, src, dst, strides, kernel, dilations, padL, padR, attr);
+    }
+
+    /** Pooling with a propagation kind (max pooling in training also writes a workspace for the backward pass). */
+    public MemorySegment pooling(String layer, int propKind, int alg, MemorySegment src, MemorySegment dst,
+                                 long[] strides, long[] kernel, long[] dilations, long[] padL, long[] padR,
+                                 MemorySegment attr) {
         MemorySegment slot = scope.slot();
         Dnnl.check("dnnl_pooling_forward_primitive_desc_create",
-                dnnl_pooling_forward_primitive_desc_create(slot, engine, dnnl_forward_inference(), alg, src, dst,
+                dnnl_pooling_forward_primitive_desc_create(slot, engine, propKind, alg, src, dst,
                         longs(strides), longs(kernel), longs(dilations), longs(padL), longs(padR), attr), layer);
+        return scope.primitiveDesc(slot);
+    }
+
+    /** Backward pooling: {@code diff_src} from {@code diff_dst} (and the forward's workspace for max pooling). */
+    public MemorySegment poolingBackward(String layer, int alg, MemorySegment diffSrc, MemorySegment diffDst,
+                                         long[] strides, long[] kernel, long[] dilations, long[] padL, long[] padR,
+                                         MemorySegment hint, MemorySegment attr) {
+        MemorySegment slot = scope.slot();
+        Dnnl.check("dnnl_pooling_backward_primitive_desc_create",
+                dnnl_pooling_backward_primitive_desc_create(slot, engine, alg, diffSrc, diffDst, longs(strides),
+                        longs(kernel), longs(dilations), longs(padL), longs(padR), hint, attr), layer);
         return scope.primitiveDesc(slot);
     }
 
     public MemorySegment innerProduct(String layer, MemorySegment src, MemorySegment weights, MemorySegment bias,
                                       MemorySegment dst, MemorySegment attr) {
+        return innerProduct(layer, dnnl_forward_inference(), src, weights, bias, dst, attr);
+    }
+
+    /** Inner product with a propagation kind. */
+    public MemorySegment innerProduct(String layer, int propKind, MemorySegment src, MemorySegment weights,
+                                      MemorySegment bias, MemorySegment dst, MemorySegment attr) {
         MemorySegment slot = scope.slot();
         Dnnl.check("dnnl_inner_product_forward_primitive_desc_create",
-                dnnl_inner_product_forward_primitive_desc_create(slot, engine, dnnl_forward_inference(), src, weights,
+                dnnl_inner_product_forward_primitive_desc_create(slot, engine, propKind, src, weights,
                         bias, dst, attr), layer);
         return scope.primitiveDesc(slot);
     }
 
+    /** Backward data of an inner product. */
+    public MemorySegment innerProductBackwardData(String layer, MemorySegment diffSrc, MemorySegment weights,
+                                                  MemorySegment diffDst, MemorySegment hint, MemorySegment attr) {
+        MemorySegment slot = scope.slot();
+        Dnnl.check("dnnl_inner_product_backward_data_primitive_desc_create",
+                dnnl_inner_product_backward_data_primitive_desc_create(slot, engine, diffSrc, weights, diffDst, hint,
+                        attr), layer);
+        return scope.primitiveDesc(slot);
+    }
+
+    /** Backward weights of an inner product ({@code diffBias} may be {@link MemorySegment#NULL}). */
+    public MemorySegment innerProductBackwardWeights(String layer, MemorySegment src, MemorySegment diffWeights,
+                                                     MemorySegment diffBias, MemorySegment diffDst, MemorySegment hint,
+                                                     MemorySegment attr) {
+        MemorySegment slot = scope.slot();
+        Dnnl.check("dnnl_inner_product_backward_weights_primitive_desc_create",
+                dnnl_inner_product_backward_weights_primitive_desc_create(slot, engine, src, diffWeights, diffBias,
+                        diffDst, hint, attr), layer);
+        return scope.primitiveDesc(slot);
+    }
+
     public MemorySegment eltwise(String layer, Eltwise op, MemorySegment src, MemorySegment dst, MemorySegment attr) {
+        return eltwise(layer, dnnl_forward_inference(), op, src, dst, attr);
+    }
+
+    /** Eltwise with a propagation kind. */
+    public MemorySegment eltwise(String layer, int propKind, Eltwise op, MemorySegment src, MemorySegment dst,
+                                 MemorySegment attr) {
         MemorySegment slot = scope.slot();
         Dnnl.check("dnnl_eltwise_forward_primitive_desc_create",
-                dnnl_eltwise_forward_primitive_desc_create(slot, engine, dnnl_forward_inference(), op.alg(), src, dst,
+                dnnl_eltwise_forward_primitive_desc_create(slot, engine, propKind, op.alg(), src, dst,
                         op.alpha(), op.beta(), attr), layer);
+        return scope.primitiveDesc(slot);
+    }
+
+    /**
+     * Backward eltwise: {@code data} is the forward's source, or its destination for the {@code _use_dst_for_bwd}
+     * algorithms.
+     */
+    public MemorySegment eltwiseBackward(String layer, Eltwise op, MemorySegment diffSrc, MemorySegment diffDst,
+                                         MemorySegment data, MemorySegment hint, MemorySegment attr) {
+        MemorySegment slot = scope.slot();
+        Dnnl.check("dnnl_eltwise_backward_primitive_desc_create",
+                dnnl_eltwise_backward_primitive_desc_create(slot, engine, op.alg(), diffSrc, diffDst, data, op.alpha(),
+                        op.beta(), hint, attr), layer);
         return scope.primitiveDesc(slot);
     }
 
     /** Softmax along {@code axis}; {@code log} selects log-softmax. */
     public MemorySegment softmax(String layer, boolean log, MemorySegment src, MemorySegment dst, int axis, MemorySegment attr) {
+        return softmax(layer, dnnl_forward_inference(), log, src, dst, axis, attr);
+    }
+
+    /** Softmax with a propagation kind. */
+    public MemorySegment softmax(String layer, int propKind, boolean log, MemorySegment src, MemorySegment dst, int axis,
+                                 MemorySegment attr) {
         MemorySegment slot = scope.slot();
         Dnnl.check("dnnl_softmax_forward_primitive_desc_create",
-                dnnl_softmax_forward_primitive_desc_create(slot, engine, dnnl_forward_inference(),
+                dnnl_softmax_forward_primitive_desc_create(slot, engine, propKind,
                         log ? dnnl_softmax_log() : dnnl_softmax_accurate(), src, dst, axis, attr), layer);
+        return scope.primitiveDesc(slot);
+    }
+
+    /** Backward softmax (or log-softmax): {@code diff_src} from {@code diff_dst} and the forward's destination. */
+    public MemorySegment softmaxBackward(String layer, boolean log, MemorySegment diffSrc, MemorySegment diffDst,
+                                         MemorySegment dst, int axis, MemorySegment hint, MemorySegment attr) {
+        MemorySegment slot = scope.slot();
+        Dnnl.check("dnnl_softmax_backward_primitive_desc_create",
+                dnnl_softmax_backward_primitive_desc_create(slot, engine, log ? dnnl_softmax_log() : dnnl_softmax_accurate(),
+                        diffSrc, diffDst, dst, axis, hint, attr), layer);
         return scope.primitiveDesc(slot);
     }
 
     /** Batch normalization with the stored mean and variance, scale and shift. */
     public MemorySegment batchNorm(String layer, MemorySegment src, MemorySegment dst, float epsilon, MemorySegment attr) {
+        return batchNorm(layer, dnnl_forward_inference(), src, dst, epsilon,
+                dnnl_use_global_stats() | dnnl_use_scale() | dnnl_use_shift(), attr);
+    }
+
+    /**
+     * Batch normalization with a propagation kind and flags: without {@code dnnl_use_global_stats} a training
+     * forward computes the batch mean and (biased) variance and writes them to {@code DNNL_ARG_MEAN} and
+     * {@code DNNL_ARG_VARIANCE}.
+     */
+    public MemorySegment batchNorm(String layer, int propKind, MemorySegment src, MemorySegment dst, float epsilon,
+                                   int flags, MemorySegment attr) {
         MemorySegment slot = scope.slot();
-        int flags = dnnl_use_global_stats() | dnnl_use_scale() | dnnl_use_shift();
         Dnnl.check("dnnl_batch_normalization_forward_primitive_desc_create",
-                dnnl_batch_normalization_forward_primitive_desc_create(slot, engine, dnnl_forward_inference(), src, dst,
+                dnnl_batch_normalization_forward_primitive_desc_create(slot, engine, propKind, src, dst,
                         epsilon, flags, attr), layer);
         return scope.primitiveDesc(slot);
+    }
+
+    /**
+     * Backward batch normalization: {@code dnnl_backward} also gives {@code diff_scale} and {@code diff_shift},
+     * {@code dnnl_backward_data} only {@code diff_src}.
+     */
+    public MemorySegment batchNormBackward(String layer, int propKind, MemorySegment diffSrc, MemorySegment diffDst,
+                                           MemorySegment src, float epsilon, int flags, MemorySegment hint,
+                                           MemorySegment attr) {
+        MemorySegment slot = scope.slot();
+        Dnnl.check("dnnl_batch_normalization_backward_primitive_desc_create",
+                dnnl_batch_normalization_backward_primitive_desc_create(slot, engine, propKind, diffSrc, diffDst, src,
+                        epsilon, flags, hint, attr), layer);
+        return scope.primitiveDesc(slot);
+    }
+
+    /** A reduction ({@code dnnl_reduction_sum}, ...) of {@code src} into the smaller {@code dst}. */
+    public MemorySegment reduction(String layer, int alg, MemorySegment src, MemorySegment dst, MemorySegment attr) {
+        MemorySegment slot = scope.slot();
+        Dnnl.check("dnnl_reduction_primitive_desc_create",
+                dnnl_reduction_primitive_desc_create(slot, engine, alg, src, dst, 0f, 0f, attr), layer);
+        return scope.primitiveDesc(slot);
+    }
+
+    /**
+     * The part of {@code parent} with dimensions {@code dims} starting at {@code offsets}, or {@code null} if oneDNN
+     * cannot describe it (an offset inside a block of a blocked layout).
+     */
+    public MemorySegment submemory(MemorySegment parent, long[] dims, long[] offsets) {
+        MemorySegment slot = scope.slot();
+        int status = dnnl_memory_desc_create_submemory(slot, parent, longs(dims), longs(offsets));
+        if (status == dnnl_invalid_arguments() || status == dnnl_unimplemented()) return null;
+        Dnnl.check("dnnl_memory_desc_create_submemory", status);
+        return scope.own(slot, "dnnl_memory_desc_destroy", h -> dnnl_memory_desc_destroy(h));
     }
 
     /**

@@ -15,7 +15,6 @@ import dev.convnet.layer.Linear;
 import dev.convnet.layer.MatMul;
 import dev.convnet.layer.MaxPool2d;
 import dev.convnet.layer.PoolKind;
-import dev.convnet.net.NetworkSummary;
 import dev.convnet.shape.ConvAxis;
 import dev.convnet.shape.Geometry2d;
 import dev.convnet.shape.Shape;
@@ -59,7 +58,7 @@ final class ReferenceLayerGradients {
 
     /** The inference reference kernel of a single-input layer. */
     private static LayerKernel inference(Layer layer, Shape in, Shape out) {
-        return new ReferenceKernels().create(new NetworkSummary.Row(1, layer, in, out));
+        return new ReferenceKernels().create(layer, in, out);
     }
 
     /** The inference reference kernel of {@code layer} with the parameter values {@code params}. */

@@ -32,14 +32,12 @@ import java.util.Map;
  *
  * <p>Thread-safety: not thread-safe (one thread drives training).
  */
-public final class ArrayTrainingSession implements TrainingSession {
+public final class ArrayTrainingSession extends AbstractTrainingSession {
     private static final long MAX_ARRAY = Integer.MAX_VALUE - 8;
 
     private final BackendKind backend;
     private final GraphSummary plan;
     private final GradKernelFactory factory;
-    private final List<String> inputNames;
-    private final List<String> outputNames;
     private final int[] inputSlots;
     private final int[] outputSlots;
     private final float[][] values;    // by slot: inputs (copied in), constants, node outputs
@@ -55,22 +53,19 @@ public final class ArrayTrainingSession implements TrainingSession {
     private final float[][][] paramGradients; // null entries: not trained
     private final boolean[] written;
     private final boolean inputGradients;
-    private final RunGuard guard = new RunGuard("training session");
-    private boolean forwardDone;
-    private long seed;
 
     private ArrayTrainingSession(BackendKind backend, Graph graph, GraphSummary plan, ParameterSet parameters,
                                  TrainingOptions options, GradKernelFactory factory) {
+        super(plan, options.inputGradients(), options.seed());
         this.backend = backend;
         this.plan = plan;
         this.factory = factory;
         this.inputGradients = options.inputGradients();
-        this.seed = options.seed();
         Map<String, Integer> slot = new HashMap<>();
         List<float[]> vals = new ArrayList<>();
         List<Boolean> grads = new ArrayList<>();
-        inputNames = List.copyOf(plan.inputShapes().keySet());
-        outputNames = List.copyOf(plan.outputShapes().keySet());
+        List<String> inputNames = inputNames();
+        List<String> outputNames = outputNames();
         inputSlots = new int[inputNames.size()];
         for (int i = 0; i < inputNames.size(); i++) {
             inputSlots[i] = vals.size();
@@ -166,29 +161,9 @@ public final class ArrayTrainingSession implements TrainingSession {
     }
 
     @Override
-    public GraphSummary graphSummary() {
-        return plan;
-    }
-
-    @Override
-    public Map<String, float[]> forward(Map<String, float[]> inputs, boolean training) {
-        if (!new HashSet<>(inputNames).equals(inputs.keySet())) {
-            throw new IllegalArgumentException("inputs are given for " + inputs.keySet() + ", the session's inputs are " + inputNames);
-        }
-        for (int i = 0; i < inputSlots.length; i++) {
-            float[] x = inputs.get(inputNames.get(i));
-            float[] dst = values[inputSlots[i]];
-            if (x == null || x.length != dst.length) {
-                throw new ShapeException("input '" + inputNames.get(i) + "' of " + (x == null ? "null" : x.length + " floats")
-                        + " differs from the compiled shape " + plan.inputShapes().get(inputNames.get(i)) + " (" + dst.length + " floats)");
-            }
-        }
-        guard.enter();
-        try {
-            for (int i = 0; i < inputSlots.length; i++) {
-                float[] x = inputs.get(inputNames.get(i));
-                System.arraycopy(x, 0, values[inputSlots[i]], 0, x.length);
-            }
+    protected float[][] forwardPass(float[][] inputs, boolean training) {
+        {
+            for (int i = 0; i < inputSlots.length; i++) System.arraycopy(inputs[i], 0, values[inputSlots[i]], 0, inputs[i].length);
             for (int k = 0; k < kernels.length; k++) {
                 Parameter[] ps = nodeParams[k];
                 for (int j = 0; j < ps.length; j++) {
@@ -208,32 +183,18 @@ public final class ArrayTrainingSession implements TrainingSession {
                     }
                 }
             }
-            forwardDone = training;
-            Map<String, float[]> out = new LinkedHashMap<>();
-            for (int i = 0; i < outputSlots.length; i++) out.put(outputNames.get(i), values[outputSlots[i]].clone());
+            float[][] out = new float[outputSlots.length][];
+            for (int i = 0; i < outputSlots.length; i++) out[i] = values[outputSlots[i]].clone();
             return out;
-        } finally {
-            guard.exit();
         }
     }
 
     @Override
-    public void backward(Map<String, float[]> outputGradients) {
-        for (String name : outputGradients.keySet()) {
-            int i = outputNames.indexOf(name);
-            if (i < 0) throw new IllegalArgumentException("'" + name + "' is not an output; the outputs are " + outputNames);
-            float[] g = outputGradients.get(name);
-            if (g.length != values[outputSlots[i]].length) {
-                throw new ShapeException("gradient of output '" + name + "' has " + g.length + " floats, the output "
-                        + plan.outputShapes().get(name) + " has " + values[outputSlots[i]].length);
-            }
-        }
-        guard.enter();
-        try {
-            if (!forwardDone) throw new IllegalStateException("backward needs a training-mode forward pass first");
+    protected void backwardPass(float[][] outputGradients) {
+        {
             Arrays.fill(written, false);
             for (int i = 0; i < outputSlots.length; i++) {
-                float[] g = outputGradients.get(outputNames.get(i));
+                float[] g = outputGradients[i];
                 int s = outputSlots[i];
                 if (g == null || !needsGradient[s]) continue;
                 accumulate(s, g);
@@ -292,8 +253,6 @@ public final class ArrayTrainingSession implements TrainingSession {
             for (int s : inputSlots) {
                 if (needsGradient[s] && !written[s]) Arrays.fill(gradients[s], 0f);
             }
-        } finally {
-            guard.exit();
         }
     }
 
@@ -308,21 +267,10 @@ public final class ArrayTrainingSession implements TrainingSession {
     }
 
     @Override
-    public Map<String, float[]> inputGradients() {
-        if (!inputGradients) throw new IllegalStateException("the session was compiled without input gradients (TrainingOptions.withInputGradients)");
-        guard.enter();
-        try {
-            Map<String, float[]> m = new LinkedHashMap<>();
-            for (int i = 0; i < inputSlots.length; i++) m.put(inputNames.get(i), gradients[inputSlots[i]].clone());
-            return m;
-        } finally {
-            guard.exit();
-        }
-    }
-
-    @Override
-    public void reseed(long seed) {
-        this.seed = seed;
+    protected float[][] inputGradientArrays() {
+        float[][] g = new float[inputSlots.length][];
+        for (int i = 0; i < g.length; i++) g[i] = gradients[inputSlots[i]].clone();
+        return g;
     }
 
     @Override
@@ -341,7 +289,7 @@ public final class ArrayTrainingSession implements TrainingSession {
     }
 
     @Override
-    public void close() {
-        if (guard.close()) factory.close();
+    protected void release() {
+        factory.close();
     }
 }
