@@ -122,14 +122,16 @@ train-bench: bench-classes run-data bench-packages
 ## target/transfer/pretrained.onnx), then fixed-softmax, fixed-svm, finetune, finetune-top and scratch on classes 5-9 with
 ## K = 10 and 100 labelled images per class (one seed), convnet and PyTorch (bench/torch_transfer.py) on the same images;
 ## writes target/transfer/transfer.{md,json,png} and ends with the summary lines. transfer: K = 10, 50, 100, 1000, all and
-## seeds 1-3 into bench/results/ (about 45 minutes here). The Java backend trains until oneDNN training lands.
-TRANSFER_BACKEND ?= java
-TRANSFER_ARGS = --backend $(TRANSFER_BACKEND) --threads $(BENCH_THREADS) --python $(TORCH_PYTHON)
+## seeds 1-3 into bench/results/ (about 45 minutes here). convnet trains on its default backend (TRANSFER_BACKEND=java to
+## choose); OpenMP threads (oneDNN's and PyTorch's) sleep while they wait, as they must on a machine whose cores are shared.
+TRANSFER_BACKEND ?=
+TRANSFER_ARGS = $(if $(TRANSFER_BACKEND),--backend $(TRANSFER_BACKEND)) --threads $(BENCH_THREADS) --python $(TORCH_PYTHON)
+TRANSFER_ENV = OMP_WAIT_POLICY=$${OMP_WAIT_POLICY:-PASSIVE}
 transfer-quick: bench-classes run-data bench-packages
-	$(BENCH_JAVA) dev.convnet.bench.TransferExperiment --quick $(TRANSFER_ARGS)
+	$(TRANSFER_ENV) $(BENCH_JAVA) dev.convnet.bench.TransferExperiment --quick $(TRANSFER_ARGS)
 
 transfer: bench-classes run-data bench-packages
-	$(BENCH_JAVA) dev.convnet.bench.TransferExperiment --out bench/results $(TRANSFER_ARGS)
+	$(TRANSFER_ENV) $(BENCH_JAVA) dev.convnet.bench.TransferExperiment --out bench/results $(TRANSFER_ARGS)
 
 ## bench: everything: peers on the models, the side-by-side report and chart in bench/results/, then the JMH suite
 bench: native-bench peers

@@ -4,6 +4,7 @@ import dev.convnet.cli.ConvnetCommand;
 import dev.convnet.data.Dataset;
 import dev.convnet.data.FashionMnist;
 import dev.convnet.net.BackendKind;
+import dev.convnet.net.Backends;
 import dev.convnet.net.Graph;
 import dev.convnet.net.SessionOptions;
 import dev.convnet.onnx.OnnxImporter;
@@ -57,7 +58,7 @@ import java.util.regex.Pattern;
  *       {@code summary NAME=VALUE} lines.</li>
  * </ol>
  *
- * <pre>java ... dev.convnet.bench.TransferExperiment [--quick] [--out DIR] [--work target/transfer] [--backend java]
+ * <pre>java ... dev.convnet.bench.TransferExperiment [--quick] [--out DIR] [--work target/transfer] [--backend onednn|java]
  *      [--threads N] [--python /usr/bin/python3] [--ks 10,100] [--seeds 1,2,3] [--speed-epochs 3]</pre>
  */
 public final class TransferExperiment {
@@ -145,7 +146,8 @@ public final class TransferExperiment {
         boolean quick = a.containsKey("quick");
         Path work = Path.of(a.getOrDefault("work", "target/transfer"));
         Path out = Path.of(a.getOrDefault("out", quick ? work.toString() : "bench/results"));
-        String backend = a.getOrDefault("backend", "java");
+        String backend = a.containsKey("backend") ? a.get("backend")
+                : Backends.resolve(null).name().toLowerCase(Locale.ROOT);      // the library's own choice: oneDNN if it loads
         int threads = Integer.parseInt(a.getOrDefault("threads", Integer.toString(Runtime.getRuntime().availableProcessors())));
         String python = a.getOrDefault("python", "/usr/bin/python3");
         List<String> ks = List.of(a.getOrDefault("ks", quick ? "10,100" : "10,50,100,1000,all").split(","));
@@ -199,9 +201,11 @@ public final class TransferExperiment {
         ProcessBuilder torch = new ProcessBuilder(python, "bench/torch_transfer.py", "--plan", plan.toString(), "--out", torchOut.toString())
                 .inheritIO();
         // PyTorch's OpenMP threads spin while they wait; on a shared machine whose cores are busy that made its training
-        // up to 10× slower (192 s instead of 19 s for the K = 10 cell), so they sleep unless the caller chose otherwise.
+        // up to 10× slower (192 s instead of 19 s for the K = 10 cell), so they sleep unless the caller chose otherwise
+        // (make transfer sets OMP_WAIT_POLICY=PASSIVE for both frameworks: oneDNN's OpenMP threads are the same kind).
         torch.environment().putIfAbsent("OMP_WAIT_POLICY", "PASSIVE");
         String waitPolicy = torch.environment().get("OMP_WAIT_POLICY");
+        String ownPolicy = System.getenv().getOrDefault("OMP_WAIT_POLICY", "unset");
         Process p = torch.start();
         if (p.waitFor() != 0) throw new IllegalStateException("bench/torch_transfer.py failed with status " + p.exitValue());
         Map<String, Cell> byKey = new LinkedHashMap<>();
@@ -215,7 +219,7 @@ public final class TransferExperiment {
                     Double.parseDouble(m.get("seconds")), Double.parseDouble(m.get("images_per_s"))));
         }
         double minutes = (System.nanoTime() - wallStart) / 60e9;
-        report(out, quick, runs, ks, seeds, recipe, pre, speed, backend, threads, torchVersion + ", OMP_WAIT_POLICY=" + waitPolicy, minutes);
+        report(out, quick, runs, ks, seeds, recipe, pre, speed, backend, "OMP_WAIT_POLICY=" + ownPolicy, threads, torchVersion + ", OMP_WAIT_POLICY=" + waitPolicy, minutes);
     }
 
     record Pretraining(double accuracy, double imagesPerSecond, boolean cached) {
@@ -256,7 +260,8 @@ public final class TransferExperiment {
     }
 
     static Pretraining pretrain(Path model, Path log, String backend, int threads) throws IOException {
-        boolean cached = Files.exists(model) && Files.exists(log);
+        boolean cached = Files.exists(model) && Files.exists(log)          // pretrained on this backend (the log says how fast)
+                && Files.readAllLines(log).getFirst().contains(" --backend " + backend + " ");
         if (!cached) {
             System.out.println("pretraining the lecture network on Fashion-MNIST classes 0-4 (" + model + ")");
             convnet(log, "train", "--data", "fashion-mnist", "--classes", join(OLD_CLASSES), "--epochs", "2", "--seed", "1",
@@ -370,7 +375,7 @@ public final class TransferExperiment {
     }
 
     static void report(Path out, boolean quick, List<Run> runs, List<String> ks, long[] seeds, Recipe r, Pretraining pre, Speed speed,
-                       String backend, int threads, String torchVersion, double minutes) throws IOException {
+                       String backend, String backendNote, int threads, String torchVersion, double minutes) throws IOException {
         Map<String, String> summary = new LinkedHashMap<>();
         double gap = 0;
         for (String s : STRATEGIES) {
@@ -386,8 +391,8 @@ public final class TransferExperiment {
         summary.put("transfer_featurized_speedup", String.format(Locale.ROOT, "%.1f", speed.speedup()));
 
         StringBuilder md = new StringBuilder("# Transfer learning (issue 10)\n\n");
-        md.append(String.format(Locale.ROOT, "%s; CPU %s; %d threads; convnet on its %s backend, PyTorch %s; %s run (%s, seeds %s), %.0f minutes in all.%n%n",
-                ZonedDateTime.now(), cpuModel(), threads, backend, torchVersion, quick ? "quick" : "full", "K = " + String.join(", ", ks),
+        md.append(String.format(Locale.ROOT, "%s; CPU %s; %d threads; convnet on its %s backend (%s), PyTorch %s; %s run (%s, seeds %s), %.0f minutes in all.%n%n",
+                ZonedDateTime.now(), cpuModel(), threads, backend, backendNote, torchVersion, quick ? "quick" : "full", "K = " + String.join(", ", ks),
                 String.join(", ", Arrays.stream(seeds).mapToObj(Long::toString).toList()), minutes));
         md.append(String.format(Locale.ROOT, "Pretrained: the lecture network (conv 3×3 32 → pool → conv 3×3 64 → pool → FC 128 → FC 5) on Fashion-MNIST "
                 + "classes 0–4 (T-shirt, trouser, pullover, dress, coat; 30,000 images, 2 epochs, SGD lr 0.05 momentum 0.9): test accuracy %.4f "
