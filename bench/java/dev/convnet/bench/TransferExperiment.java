@@ -396,8 +396,9 @@ public final class TransferExperiment {
                 String.join(", ", Arrays.stream(seeds).mapToObj(Long::toString).toList()), minutes));
         md.append(String.format(Locale.ROOT, "Pretrained: the lecture network (conv 3×3 32 → pool → conv 3×3 64 → pool → FC 128 → FC 5) on Fashion-MNIST "
                 + "classes 0–4 (T-shirt, trouser, pullover, dress, coat; 30,000 images, 2 epochs, SGD lr 0.05 momentum 0.9): test accuracy %.4f "
-                + "on their 5,000 test images, %.0f training images/s. Transfer to classes 5–9 (sandal, shirt, sneaker, bag, ankle boot), "
-                + "test accuracy on their 5,000 test images.%n%n", pre.accuracy(), pre.imagesPerSecond()));
+                + "on their 5,000 test images, %.0f training images/s%s. Transfer to classes 5–9 (sandal, shirt, sneaker, bag, ankle boot), "
+                + "test accuracy on their 5,000 test images.%n%n", pre.accuracy(), pre.imagesPerSecond(),
+                pre.cached() ? " (cached: pretrained by an earlier run on this backend)" : ""));
         md.append(String.format(Locale.ROOT, "Recipe (both frameworks): cut at `%s` (the flattened conv features, 3,136 values); new head one Linear "
                 + "3136→5, Kaiming-uniform weights, U(±1/√fan_in) biases; SGD momentum %s, weight decay %s, batch %d; lr %s; finetune and "
                 + "finetune-top train the backbone (all of it, or its last %d block) at %s × lr; epochs = max(%d, ⌈%d / batches per epoch⌉). "
@@ -443,8 +444,13 @@ public final class TransferExperiment {
                 + "batch order: with the frozen layers in the loop %.2f s per epoch; on features computed once (%.1f s, one inference pass) "
                 + "%.3f s per epoch: **%.1f× faster per epoch** (epochs after the first; test accuracy %.4f and %.4f, head weights differ by "
                 + "at most %.2g). Computing the features costs about one epoch with the frozen layers in the loop, so it pays from the "
-                + "second epoch on.%n%n", speed.images(), speed.epochs(), Speed.steady(speed.loopSeconds()), speed.featurizeSeconds(),
-                Speed.steady(speed.headSeconds()), speed.speedup(), speed.loopAccuracy(), speed.featurizedAccuracy(), speed.maxHeadDifference()));
+                + "second epoch on: for the recipe's %d epochs on these images, %.1f s in the loop against %.1f s featurized (%.1f×).%n%n",
+                speed.images(), speed.epochs(), Speed.steady(speed.loopSeconds()), speed.featurizeSeconds(),
+                Speed.steady(speed.headSeconds()), speed.speedup(), speed.loopAccuracy(), speed.featurizedAccuracy(), speed.maxHeadDifference(),
+                r.epochs(speed.images()), r.epochs(speed.images()) * Speed.steady(speed.loopSeconds()),
+                speed.featurizeSeconds() + r.epochs(speed.images()) * Speed.steady(speed.headSeconds()),
+                r.epochs(speed.images()) * Speed.steady(speed.loopSeconds())
+                        / (speed.featurizeSeconds() + r.epochs(speed.images()) * Speed.steady(speed.headSeconds()))));
         md.append("Training throughput (images/s, mean over that K's runs):\n\n| run | convnet | PyTorch |\n|---|---|---|\n");
         md.append(String.format(Locale.ROOT, "| pretraining (the training benchmark's network, %s backend) | %.0f | |%n", backend, pre.imagesPerSecond()));
         String bigK = ks.getLast();
