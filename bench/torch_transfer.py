@@ -65,7 +65,7 @@ def backbone_from_onnx(path, cut):
                           padding=tuple(pads[:2]), dilation=tuple(attr(node, "dilations", [1, 1])), groups=attr(node, "group", 1))
         elif op == "Gemm":
             w = weights[node.input[1]]
-            if attr(node, "transB", 0) != 1 or attr(node, "transA", 0) != 0 or attr(node, "alpha", 1.0) != 1.0 or attr(node, "beta", 1.0) != 1.0:
+            if (attr(node, "transA", 0), attr(node, "transB", 0), attr(node, "alpha", 1.0), attr(node, "beta", 1.0)) != (0, 1, 1.0, 1.0):
                 raise ValueError(f"{node.name}: only Gemm(A, B^T) + C is supported")
             m = nn.Linear(w.shape[1], w.shape[0])
         elif op == "Relu":
@@ -168,9 +168,9 @@ def run(strategy, cell, plan, data):
         predicted = batched(model, xte, batch).argmax(1)
     seconds = time.perf_counter() - start
     accuracy = float((predicted == yte).float().mean())
-    return {"peer": "torch", "torch": torch.__version__, "threads": torch.get_num_threads(), "strategy": strategy, "k": cell["k"], "seed": seed, "epochs": epochs, "train_images": int(xtr.shape[0]),
-            "test_images": int(xte.shape[0]), "accuracy": accuracy, "seconds": seconds, "train_seconds": train_seconds,
-            "images_per_s": images / train_seconds}
+    return {"peer": "torch", "torch": torch.__version__, "threads": torch.get_num_threads(), "strategy": strategy, "k": cell["k"],
+            "seed": seed, "epochs": epochs, "train_images": int(xtr.shape[0]), "test_images": int(xte.shape[0]), "accuracy": accuracy,
+            "seconds": seconds, "train_seconds": train_seconds, "images_per_s": images / train_seconds}
 
 
 def warm_up(plan, data):
