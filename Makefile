@@ -20,7 +20,7 @@ CLI_JAR := target/convnet-$(VERSION)-cli.jar
 NATIVE := target/native/linux-x86_64
 JEXTRACT ?= $(shell command -v jextract 2>/dev/null)
 
-.PHONY: run-data debian-packages train-bench all build test run bench bench-quick zoo bench-classes native-bench bench-packages models peers bindings clean info test-data
+.PHONY: run-data debian-packages train-bench all build test run bench bench-quick zoo bench-classes native-bench bench-packages models peers bindings clean info test-data transfer transfer-quick
 
 all: build
 
@@ -77,7 +77,7 @@ MODELS_DIR ?= target/models
 BENCH_THREADS ?= $(shell nproc)
 PEER_ARGS ?= --threads $(BENCH_THREADS) --iters 20 --warmup 5
 # The Python peer and the model export (not needed by `make test`).
-BENCH_PACKAGES := python3-torch python3-torchvision python3-matplotlib
+BENCH_PACKAGES := python3-torch python3-torchvision python3-matplotlib python3-onnx
 
 bench-classes: build
 	$(MVN) $(MVN_FLAGS) test-compile
@@ -125,6 +125,21 @@ train-bench: bench-classes run-data bench-packages
 	$(TORCH_PYTHON) bench/torch_train.py --threads $(BENCH_THREADS) --epochs $(TRAIN_EPOCHS) > target/bench/torch_train.json
 	$(BENCH_JAVA) dev.convnet.bench.TrainBench --torch target/bench/torch_train.json --threads $(BENCH_THREADS) \
 	  --epochs $(TRAIN_EPOCHS) $(if $(TRAIN_REPORT),--report $(TRAIN_REPORT))
+
+## transfer-quick: issue 10's transfer-learning experiment in under 10 minutes: pretrain on Fashion-MNIST classes 0-4 (cached in
+## target/transfer/pretrained.onnx), then fixed-softmax, fixed-svm, finetune, finetune-top and scratch on classes 5-9 with
+## K = 10 and 100 labelled images per class (one seed), convnet and PyTorch (bench/torch_transfer.py) on the same images;
+## writes target/transfer/transfer.{md,json,png} and ends with the summary lines. transfer: K = 10, 50, 100, 1000, all and
+## seeds 1-3 into bench/results/ (about 45 minutes here). convnet trains on its default backend (TRANSFER_BACKEND=java to
+## choose); OpenMP threads (oneDNN's and PyTorch's) sleep while they wait, as they must on a machine whose cores are shared.
+TRANSFER_BACKEND ?=
+TRANSFER_ARGS = $(if $(TRANSFER_BACKEND),--backend $(TRANSFER_BACKEND)) --threads $(BENCH_THREADS) --python $(TORCH_PYTHON)
+TRANSFER_ENV = OMP_WAIT_POLICY=$${OMP_WAIT_POLICY:-PASSIVE}
+transfer-quick: bench-classes run-data bench-packages
+	$(TRANSFER_ENV) $(BENCH_JAVA) dev.convnet.bench.TransferExperiment --quick $(TRANSFER_ARGS)
+
+transfer: bench-classes run-data bench-packages
+	$(TRANSFER_ENV) $(BENCH_JAVA) dev.convnet.bench.TransferExperiment --out bench/results $(TRANSFER_ARGS)
 
 ## bench: everything: peers on the models, the side-by-side report and chart in bench/results/, then the JMH suite
 bench: native-bench peers

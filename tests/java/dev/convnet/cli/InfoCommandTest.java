@@ -27,6 +27,17 @@ class InfoCommandTest {
     }
 
     @Test
+    void executeWithWritersSendsOutputAndErrorsThere() {
+        java.io.StringWriter out = new java.io.StringWriter();
+        java.io.StringWriter err = new java.io.StringWriter();
+        assertEquals(0, ConvnetCommand.execute(new java.io.PrintWriter(out), new java.io.PrintWriter(err), "info", "--backend", "java"));
+        assertTrue(out.toString().contains("backend:      java (forced by --backend)"), out.toString());
+        assertEquals(2, ConvnetCommand.execute(new java.io.PrintWriter(out), new java.io.PrintWriter(err), "transfer", "--pretrained",
+                "/no/such/model.onnx", "--data", "fashion-mnist", "--strategy", "scratch"));
+        assertTrue(err.toString().startsWith("convnet: /no/such/model.onnx"), err.toString());
+    }
+
+    @Test
     void infoOnOneDnnShowsVersionIsaAndLibrary() {
         String[] r = run("info", "--backend", "onednn");
         assertEquals("0", r[0], r[1]);

@@ -122,6 +122,25 @@ class DatasetTest {
     }
 
     @Test
+    void sourceIndicesNameTheOriginalExamples() {
+        Dataset d = indexed(30, 3);
+        assertArrayEquals(java.util.stream.IntStream.range(0, 30).toArray(), d.sourceIndices());
+        Dataset derived = d.filterClasses(2, 0).samplePerClass(4, 7).split(0.5, 3).second()
+                .normalized(new float[] {1}, new float[] {2});
+        int[] src = derived.sourceIndices();
+        assertEquals(derived.size(), src.length);
+        for (int i = 0; i < src.length; i++) {
+            assertArrayEquals(d.normalized(new float[] {1}, new float[] {2}).image(src[i]), derived.image(i), "example " + i);
+            assertEquals(src[i] % 3 == 2 ? 0 : 1, derived.label(i), "relabelled class of source " + src[i]);
+        }
+        Dataset repeated = d.subset(new int[] {5, 5, 1});
+        assertArrayEquals(new int[] {5, 5, 1}, repeated.sourceIndices());
+        assertArrayEquals(new int[] {1, 5}, repeated.subset(new int[] {2, 0}).sourceIndices());
+        src[0] = -1;
+        assertNotEquals(-1, derived.sourceIndices()[0], "a copy each call");
+    }
+
+    @Test
     void samplePerClassRejectsTooMany() {
         Dataset d = indexed(10, 3);                    // classes hold 4, 3, 3
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> d.samplePerClass(4, 1));

@@ -29,7 +29,17 @@ public final class ConvnetCommand implements Runnable {
 
     /** Runs the command line and returns its exit status (for tests). */
     public static int execute(String... args) {
+        return execute(null, null, args);
+    }
+
+    /**
+     * Runs the command line with its output and error messages going to the given writers (null: standard output and
+     * error) and returns its exit status; for programs that run commands in-process and read what they print.
+     */
+    public static int execute(java.io.PrintWriter out, java.io.PrintWriter err, String... args) {
         CommandLine cl = new CommandLine(new ConvnetCommand());
+        if (out != null) cl.setOut(out);
+        if (err != null) cl.setErr(err);
         cl.setExecutionExceptionHandler((ex, line, parsed) -> {
             line.getErr().println("convnet: " + (ex instanceof java.nio.file.NoSuchFileException n ? "no such file: " + n.getFile()
                     : ex.getMessage()));

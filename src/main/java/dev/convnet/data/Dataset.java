@@ -166,6 +166,22 @@ public final class Dataset {
         return labels.clone();
     }
 
+    /**
+     * Where each example came from: entry {@code i} is the index of example {@code i} in the dataset that was read or
+     * built with {@link #of} or {@link #mapped} (the one whose pixels this dataset shares), through every
+     * {@link #filterClasses}, {@link #subset}, {@link #samplePerClass} and {@link #split} since. For example the
+     * Fashion-MNIST training images a {@code filterClasses(5, 6, 7, 8, 9).samplePerClass(10, 1)} draw chose, so another
+     * program can train on exactly those images.
+     *
+     * @return a new array of {@link #size()} indices
+     */
+    public int[] sourceIndices() {
+        if (rows != null) return rows.clone();
+        int[] out = new int[labels.length];
+        Arrays.setAll(out, i -> i);
+        return out;
+    }
+
     /** A new array holding image {@code i} ({@link #imageSize()} floats, normalized if this dataset is). */
     public float[] image(int i) {
         float[] out = new float[imageSize];
