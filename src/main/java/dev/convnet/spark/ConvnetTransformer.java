@@ -31,7 +31,6 @@ import org.apache.spark.ml.util.MLReader;
 import org.apache.spark.ml.util.MLWritable;
 import org.apache.spark.ml.util.MLWriter;
 import org.apache.spark.sql.Dataset;
-import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
@@ -264,7 +263,7 @@ public final class ConvnetTransformer extends Transformer implements MLWritable 
         SparkContext sc = dataset.sparkSession().sparkContext();
         RowScorer scorer = new RowScorer(plan(sc), input(dataset.schema()), !getScoresCol().isEmpty(),
                 !getPredictionCol().isEmpty(), getTopK());
-        return dataset.toDF().mapPartitions(scorer, Encoders.row(outSchema));
+        return SparkInternals.mapPartitions(dataset, scorer, outSchema);
     }
 
     private RowInput input(StructType schema) {

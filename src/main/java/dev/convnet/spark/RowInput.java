@@ -8,13 +8,18 @@ import java.io.Serializable;
 import java.util.Arrays;
 import java.util.List;
 import org.apache.spark.TaskContext;
-import org.apache.spark.sql.Row;
+import org.apache.spark.sql.catalyst.InternalRow;
+import org.apache.spark.sql.catalyst.util.ArrayData;
 import org.apache.spark.sql.types.ArrayType;
+import org.apache.spark.sql.types.BooleanType;
 import org.apache.spark.sql.types.BinaryType;
 import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.DoubleType;
 import org.apache.spark.sql.types.FloatType;
 import org.apache.spark.sql.types.IntegerType;
+import org.apache.spark.sql.types.NumericType;
+import org.apache.spark.sql.types.StringType;
+import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
 
 /**
@@ -31,9 +36,11 @@ import org.apache.spark.sql.types.StructType;
  * std are set. A row that does not fit is an {@link IllegalArgumentException} naming the row (its position in the
  * partition and a few of its other values), thrown before the model runs.
  *
+ * <p>Rows are Spark's internal rows: array values are read straight from Spark's own memory, without boxing.
+ *
  * <p>Immutable and thread-safe.
  */
-final class RowInput implements PartitionBatches.Input<Row>, Serializable {
+final class RowInput implements PartitionBatches.Input<InternalRow>, Serializable {
     @Serial
     private static final long serialVersionUID = 1L;
 
@@ -54,6 +61,10 @@ final class RowInput implements PartitionBatches.Input<Row>, Serializable {
     private final String column;
     private final int index;
     private final String[] fieldNames;
+    private final DataType[] fieldTypes;
+    /** Whether the input array may hold nulls (checked per element then). */
+    private final boolean containsNull;
+    private final int structFields;
     private final int[] sample;
     private final int sampleSize;
     /** Per channel (sample[0] values), or null when not normalized. */
@@ -79,6 +90,9 @@ final class RowInput implements PartitionBatches.Input<Row>, Serializable {
             throw new IllegalArgumentException("input column '" + column + "' is " + type.simpleString() + "; expected " + SUPPORTED);
         }
         this.fieldNames = schema.fieldNames();
+        this.fieldTypes = Arrays.stream(schema.fields()).map(StructField::dataType).toArray(DataType[]::new);
+        this.containsNull = type instanceof ArrayType a && a.containsNull();
+        this.structFields = type instanceof StructType st ? st.size() : 0;
         this.sample = sample.clone();
         long size = 1;
         for (int d : sample) size *= d;
@@ -150,13 +164,12 @@ final class RowInput implements PartitionBatches.Input<Row>, Serializable {
     }
 
     @Override
-    public void write(Row row, long rowIndex, float[] batch, int offset) {
-        Object value = row.isNullAt(index) ? null : row.get(index);
-        if (value == null) throw problem(row, rowIndex, "is null");
+    public void write(InternalRow row, long rowIndex, float[] batch, int offset) {
+        if (row.isNullAt(index)) throw problem(row, rowIndex, "is null");
         switch (kind) {
-            case FLOATS, DOUBLES -> writeValues(row, rowIndex, unwrap(value), batch, offset);
-            case IMAGE -> writeImage(row, rowIndex, (Row) value, batch, offset);
-            case ENCODED_IMAGE -> writeEncoded(row, rowIndex, (byte[]) value, batch, offset);
+            case FLOATS, DOUBLES -> writeValues(row, rowIndex, row.getArray(index), batch, offset);
+            case IMAGE -> writeImage(row, rowIndex, row.getStruct(index, structFields), batch, offset);
+            case ENCODED_IMAGE -> writeEncoded(row, rowIndex, row.getBinary(index), batch, offset);
         }
         if (mean != null) {
             int plane = sampleSize / sample[0];
@@ -167,39 +180,25 @@ final class RowInput implements PartitionBatches.Input<Row>, Serializable {
         }
     }
 
-    /** The Java array behind an array value as rows hold it (a Scala ArraySeq of boxed values, usually). */
-    private static Object unwrap(Object value) {
-        if (value instanceof scala.collection.mutable.ArraySeq<?> s) return s.array();
-        if (value instanceof scala.collection.immutable.ArraySeq<?> s) return s.unsafeArray();
-        if (value instanceof scala.collection.Seq<?> s) return scala.jdk.javaapi.CollectionConverters.asJava(s).toArray();
-        if (value instanceof java.util.Collection<?> c) return c.toArray();
-        return value;
-    }
-
-    private void writeValues(Row row, long rowIndex, Object values, float[] batch, int offset) {
-        int n = java.lang.reflect.Array.getLength(values);
+    private void writeValues(InternalRow row, long rowIndex, ArrayData values, float[] batch, int offset) {
+        int n = values.numElements();
         if (n != sampleSize) {
             throw problem(row, rowIndex, "has " + n + " values; the model's input " + Arrays.toString(sample) + " needs " + sampleSize);
         }
-        switch (values) {
-            case float[] f -> System.arraycopy(f, 0, batch, offset, n);
-            case double[] d -> {
-                for (int i = 0; i < n; i++) batch[offset + i] = (float) d[i];
-            }
-            case Object[] o -> {
-                for (int i = 0; i < n; i++) {
-                    if (!(o[i] instanceof Number x)) throw problem(row, rowIndex, "holds a null at index " + i);
-                    batch[offset + i] = x.floatValue();
-                }
-            }
-            default -> throw problem(row, rowIndex, "holds a " + values.getClass().getName() + ", not an array");
+        if (containsNull) {
+            for (int i = 0; i < n; i++) if (values.isNullAt(i)) throw problem(row, rowIndex, "holds a null at index " + i);
+        }
+        if (kind == Kind.FLOATS) {
+            for (int i = 0; i < n; i++) batch[offset + i] = values.getFloat(i);
+        } else {
+            for (int i = 0; i < n; i++) batch[offset + i] = (float) values.getDouble(i);
         }
     }
 
-    private void writeImage(Row row, long rowIndex, Row image, float[] batch, int offset) {
+    private void writeImage(InternalRow row, long rowIndex, InternalRow image, float[] batch, int offset) {
         int h = image.getInt(imageFields[0]), w = image.getInt(imageFields[1]), samples = image.getInt(imageFields[2]);
         int mode = image.getInt(imageFields[3]);
-        byte[] data = (byte[]) image.get(imageFields[4]);
+        byte[] data = image.isNullAt(imageFields[4]) ? null : image.getBinary(imageFields[4]);
         int expected = switch (samples) {
             case 1 -> CV_8UC1;
             case 3 -> CV_8UC3;
@@ -219,7 +218,7 @@ final class RowInput implements PartitionBatches.Input<Row>, Serializable {
         put(Images.resize(pixels, sample[0], h, w, sample[1], sample[2]), batch, offset);
     }
 
-    private void writeEncoded(Row row, long rowIndex, byte[] encoded, float[] batch, int offset) {
+    private void writeEncoded(InternalRow row, long rowIndex, byte[] encoded, float[] batch, int offset) {
         Images.Decoded img;
         try {
             img = Images.decode(encoded, sample[0]);
@@ -237,20 +236,18 @@ final class RowInput implements PartitionBatches.Input<Row>, Serializable {
      * The error for a row: its position in the partition, up to three of its other plain values (and an image's
      * origin), the column and what is wrong.
      */
-    private IllegalArgumentException problem(Row row, long rowIndex, String what) {
+    private IllegalArgumentException problem(InternalRow row, long rowIndex, String what) {
         StringBuilder ctx = new StringBuilder();
         int shown = 0;
-        for (int i = 0; i < row.size() && shown < 3; i++) {
-            if (i == index || row.isNullAt(i)) continue;
-            Object v = row.get(i);
-            if (v instanceof Number || v instanceof CharSequence || v instanceof Boolean) {
-                ctx.append(shown++ == 0 ? " (" : ", ").append(i < fieldNames.length ? fieldNames[i] : "#" + i).append('=').append(abbreviate(v));
-            }
+        for (int i = 0; i < row.numFields() && i < fieldTypes.length && shown < 3; i++) {
+            DataType t = fieldTypes[i];
+            if (i == index || row.isNullAt(i) || !(t instanceof NumericType || t instanceof StringType || t instanceof BooleanType)) continue;
+            ctx.append(shown++ == 0 ? " (" : ", ").append(fieldNames[i]).append('=').append(abbreviate(row.get(i, t)));
         }
         if (kind == Kind.IMAGE && imageFields[5] >= 0 && !row.isNullAt(index)) {
-            Row image = row.getStruct(index);
+            InternalRow image = row.getStruct(index, structFields);
             if (!image.isNullAt(imageFields[5])) {
-                ctx.append(shown++ == 0 ? " (" : ", ").append(column).append(".origin=").append(abbreviate(image.get(imageFields[5])));
+                ctx.append(shown++ == 0 ? " (" : ", ").append(column).append(".origin=").append(abbreviate(image.getUTF8String(imageFields[5])));
             }
         }
         if (shown > 0) ctx.append(')');
