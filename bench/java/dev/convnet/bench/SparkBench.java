@@ -37,7 +37,8 @@ import org.apache.spark.sql.types.StructType;
  * scores), wall clock on the driver. Prints the cost split of Spark's batches ({@link ScoringMetrics}: decode, convert,
  * run, write), checks that every prediction and score equals the in-process one bit for bit, and ends with
  * {@code summary spark_images_per_s=} and {@code summary spark_vs_local=} (Spark's throughput / in-process). A second
- * job on the images repeated {@code --repeat} times separates a job's fixed cost from its cost per image.
+ * job on the images repeated {@code --repeat} times separates a job's fixed cost from its cost per image:
+ * {@code summary spark_vs_local_marginal=} is the in-process time per image / Spark's per additional image.
  *
  * <pre>java [Spark's launcher flags] ... dev.convnet.bench.SparkBench --model target/fashion.onnx [--data fashion-mnist]
  *      [--data generated --images 512] [--batch 64] [--cores 2] [--runs 3] [--repeat 5] [--work target/spark]</pre>
@@ -203,6 +204,7 @@ public final class SparkBench {
                     data.equals("fashion-mnist") ? String.format(Locale.ROOT, " (accuracy %.4f)", (double) correct / n) : "");
             System.out.printf(Locale.ROOT, "summary spark_images_per_s=%.0f%n", sparkRate);
             System.out.printf(Locale.ROOT, "summary spark_vs_local=%.3f%n", sparkRate / localRate);
+            System.out.printf(Locale.ROOT, "summary spark_vs_local_marginal=%.3f%n", marginal / localRate);
             if (mismatched > 0) System.exit(1);
         } finally {
             spark.stop();
