@@ -7,6 +7,7 @@ import dev.convnet.net.BackendKind;
 import dev.convnet.net.Backends;
 
 import java.io.IOException;
+import java.io.Serial;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -78,6 +79,7 @@ import org.apache.spark.sql.types.StructType;
  * from any thread.
  */
 public final class ConvnetTransformer extends Transformer implements MLWritable {
+    @Serial
     private static final long serialVersionUID = 1L;
 
     private final String uid;
@@ -110,12 +112,17 @@ public final class ConvnetTransformer extends Transformer implements MLWritable 
         this(Identifiable.randomUID("convnet"), onnxModel);
     }
 
-    /** As {@link #ConvnetTransformer(byte[])} with the given uid (for loading and copies). */
+    /** As {@link #ConvnetTransformer(byte[])} with the given uid (for loading). */
     public ConvnetTransformer(String uid, byte[] onnxModel) {
+        this(uid, onnxModel.clone(), null);
+    }
+
+    /** A transformer sharing {@code model} (never changed) and, if not null, what was read from it. */
+    private ConvnetTransformer(String uid, byte[] model, ModelInfo info) {
         this.uid = Objects.requireNonNull(uid, "uid");
-        this.model = onnxModel.clone();
-        this.info = ModelInfo.of(model);
-        this.sha256 = info.sha256();
+        this.model = model;
+        this.info = info != null ? info : ModelInfo.of(model);
+        this.sha256 = this.info.sha256();
         inputCol = new Param<>(uid, "inputCol", "the column of inputs: array<float>, array<double>, image struct or binary (encoded image)");
         scoresCol = new Param<>(uid, "scoresCol", "the output column of scores, array<float> (empty: none)");
         predictionCol = new Param<>(uid, "predictionCol", "the output column of the predicted class index, int (empty: none)");
@@ -294,14 +301,8 @@ public final class ConvnetTransformer extends Transformer implements MLWritable 
 
     @Override
     public ConvnetTransformer copy(ParamMap extra) {
-        ConvnetTransformer that = new ConvnetTransformer(uid, model);
+        ConvnetTransformer that = new ConvnetTransformer(uid, model, modelInfo());
         return (ConvnetTransformer) copyValues(that, extra);
-    }
-
-    @Override
-    public String toString() {
-        return "ConvnetTransformer[" + uid + ", model " + sha256.substring(0, 12) + " (" + model.length + " bytes), input '"
-                + getInputCol() + "', batch " + getBatchSize() + "]";
     }
 
     // ---- persistence ----

@@ -50,7 +50,7 @@ public final class ModelCache {
         final String sha256;
         final BackendKind backend;
         final int threads;
-        final transient Supplier<byte[]> source;
+        final Supplier<byte[]> source;
 
         Key(String sha256, BackendKind backend, int threads, Supplier<byte[]> source) {
             this.sha256 = Objects.requireNonNull(sha256, "sha256");
