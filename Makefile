@@ -20,7 +20,7 @@ CLI_JAR := target/convnet-$(VERSION)-cli.jar
 NATIVE := target/native/linux-x86_64
 JEXTRACT ?= $(shell command -v jextract 2>/dev/null)
 
-.PHONY: run-data debian-packages train-bench all build test run bench bench-quick zoo bench-classes native-bench bench-packages models peers bindings clean info test-data transfer transfer-quick
+.PHONY: spark spark-measure run-data debian-packages train-bench all build test run bench bench-quick zoo bench-classes native-bench bench-packages models peers bindings clean info test-data transfer transfer-quick
 
 all: build
 
@@ -147,6 +147,31 @@ bench: native-bench peers
 	$(MAKE) --no-print-directory train-bench TRAIN_REPORT=bench/results
 	$(TORCH_PYTHON) bench/chart.py bench/results/results.json bench/results/chart.png
 	$(BENCH_JAVA) org.openjdk.jmh.Main $(JMH_ARGS)
+
+## spark: issue 12's measurement: the 10,000 Fashion-MNIST test images read from Parquet and scored by ConvnetTransformer in
+## a local[SPARK_CORES] Spark job (1 oneDNN thread per task), against the same model in process on the same cores and
+## batch size; prints the cost split of Spark's batches, checks every prediction, ends with `summary spark_images_per_s=`
+## and `summary spark_vs_local=`. The model is trained first if missing (1 epoch); without Fashion-MNIST, ResNet-18
+## (`make models`) scores generated 224×224 images instead.
+SPARK_FLAGS = $(shell sed -n 's:.*<spark.jvm.flags>\(.*\)</spark.jvm.flags>.*:\1:p' pom.xml)
+SPARK_CORES ?= 2
+SPARK_MODEL ?= target/fashion.onnx
+SPARK_ARGS ?= --cores $(SPARK_CORES) --batch 64 --runs 3
+spark: bench-classes run-data
+	@$(MAKE) --no-print-directory spark-measure
+
+ifneq ($(wildcard /usr/share/datasets/fashion-mnist/.),)
+spark-measure: $(SPARK_MODEL)
+	$(JAVA) $(SPARK_FLAGS) -cp $(BENCH_CP) dev.convnet.bench.SparkBench --model $(SPARK_MODEL) $(SPARK_ARGS)
+
+$(SPARK_MODEL):
+	bin/convnet train --data fashion-mnist --epochs 1 --save $@
+else
+spark-measure: models
+	@echo "no Fashion-MNIST (Debian's dataset-fashion-mnist): ResNet-18 on generated 224×224 images instead"
+	$(JAVA) $(SPARK_FLAGS) -cp $(BENCH_CP) dev.convnet.bench.SparkBench --model $(MODELS_DIR)/resnet18_b1.onnx --data generated \
+	  --images 256 --cores $(SPARK_CORES) --batch 8 --runs 2 --repeat 2
+endif
 
 ## bindings: regenerate bindings/ from oneDNN 3.8.1's headers with jextract (from PATH or $JEXTRACT).
 ## The symbol list native/dnnl-symbols.txt is jextract --dump-includes output, trimmed; see native/README.md.

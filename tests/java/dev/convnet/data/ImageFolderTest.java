@@ -83,10 +83,10 @@ class ImageFolderTest {
         // 4×4 → 2×2: output x samples source (x + 0.5)·2 - 0.5 = 0.5, 2.5: the mean of each 2×2 block
         float[] src = new float[16];
         for (int i = 0; i < 16; i++) src[i] = i;
-        assertArrayEquals(new float[] {2.5f, 4.5f, 10.5f, 12.5f}, ImageFolder.resize(src, 1, 4, 4, 2, 2));
-        assertSame(src, ImageFolder.resize(src, 1, 4, 4, 4, 4));
+        assertArrayEquals(new float[] {2.5f, 4.5f, 10.5f, 12.5f}, Images.resize(src, 1, 4, 4, 2, 2));
+        assertSame(src, Images.resize(src, 1, 4, 4, 4, 4));
         // 1×3 → 1×2 along x only: samples 0.25 and 1.75 → 0.75·0 + 0.25·10 = 2.5, 0.25·10 + 0.75·20 = 17.5
-        assertArrayEquals(new float[] {2.5f, 17.5f}, ImageFolder.resize(new float[] {0, 10, 20}, 1, 1, 3, 1, 2));
+        assertArrayEquals(new float[] {2.5f, 17.5f}, Images.resize(new float[] {0, 10, 20}, 1, 1, 3, 1, 2));
     }
 
     @Test

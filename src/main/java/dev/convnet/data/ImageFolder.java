@@ -1,11 +1,6 @@
 package dev.convnet.data;
 
 import dev.convnet.shape.Shape;
-import java.awt.color.ColorSpace;
-import java.awt.image.BufferedImage;
-import java.awt.image.ColorModel;
-import java.awt.image.IndexColorModel;
-import java.awt.image.Raster;
 import java.io.IOException;
 import java.lang.System.Logger;
 import java.lang.System.Logger.Level;
@@ -115,7 +110,7 @@ public final class ImageFolder {
         for (int c = 0; c < classDirs.size(); c++) {
             int before = n;
             for (Path file : files.get(c)) {
-                Decoded img;
+                Images.Decoded img;
                 try {
                     img = decode(file, channels);
                 } catch (DatasetException e) {
@@ -123,7 +118,7 @@ public final class ImageFolder {
                     LOG.log(Level.WARNING, "skipping " + e.getMessage());
                     continue;
                 }
-                float[] resized = resize(img.pixels, channels, img.height, img.width, height, width);
+                float[] resized = Images.resize(img.pixels(), channels, img.height(), img.width(), height, width);
                 System.arraycopy(resized, 0, pixels, n * per, per);
                 labels[n++] = c;
             }
@@ -154,96 +149,12 @@ public final class ImageFolder {
         return dot >= 0 && EXTENSIONS.contains(name.substring(dot + 1).toLowerCase(Locale.ROOT));
     }
 
-    /** An image at its own size: {@code channels × height × width} floats in [0, 1], planar. */
-    private record Decoded(float[] pixels, int height, int width) {
-    }
-
-    private static Decoded decode(Path file, int channels) throws DatasetException {
-        BufferedImage img;
+    private static Images.Decoded decode(Path file, int channels) throws IOException {
+        byte[] bytes = Files.readAllBytes(file);            // a failing read is the JDK's IOException
         try {
-            img = ImageIO.read(file.toFile());
-        } catch (IOException | RuntimeException e) {       // decoders throw unchecked exceptions on some corrupt files
-            throw new DatasetException(file + ": cannot be decoded: " + e.getMessage(), e);
-        }
-        if (img == null) {
-            throw new DatasetException(file + ": not an image javax.imageio can read (PNG, JPEG, GIF, BMP)");
-        }
-        return new Decoded(toFloats(img, channels), img.getHeight(), img.getWidth());
-    }
-
-    /** The image as planar floats in [0, 1] with the given number of channels (1 or 3). */
-    static float[] toFloats(BufferedImage img, int channels) {
-        int h = img.getHeight(), w = img.getWidth(), plane = h * w;
-        float[] out = new float[channels * plane];
-        ColorModel cm = img.getColorModel();
-        if (cm.getColorSpace().getType() == ColorSpace.TYPE_GRAY && !(cm instanceof IndexColorModel)) {
-            // getRGB would convert linear gray to sRGB and brighten it; the samples are what the file holds
-            Raster r = img.getRaster();
-            float max = (float) ((1L << cm.getComponentSize(0)) - 1);
-            for (int y = 0, i = 0; y < h; y++) {
-                for (int x = 0; x < w; x++, i++) {
-                    float g = r.getSample(x, y, 0) / max;
-                    for (int c = 0; c < channels; c++) out[c * plane + i] = g;
-                }
-            }
-            return out;
-        }
-        int[] argb = img.getRGB(0, 0, w, h, null, 0, w);
-        for (int i = 0; i < plane; i++) {
-            float red = ((argb[i] >> 16) & 0xff) / 255f;
-            float green = ((argb[i] >> 8) & 0xff) / 255f;
-            float blue = (argb[i] & 0xff) / 255f;
-            if (channels == 3) {
-                out[i] = red;
-                out[plane + i] = green;
-                out[2 * plane + i] = blue;
-            } else {
-                out[i] = 0.299f * red + 0.587f * green + 0.114f * blue;
-            }
-        }
-        return out;
-    }
-
-    /**
-     * Bilinear resize of planar {@code channels × h × w} floats to {@code channels × outH × outW}, pixel centres
-     * aligned: output x samples source {@code (x + 0.5)·w/outW - 0.5}, clamped to {@code [0, w - 1]}. Returns
-     * {@code src} itself when the size is unchanged.
-     */
-    static float[] resize(float[] src, int channels, int h, int w, int outH, int outW) {
-        if (h == outH && w == outW) {
-            return src;
-        }
-        int[] x0 = new int[outW], x1 = new int[outW];
-        float[] fx = new float[outW];
-        taps(w, outW, x0, x1, fx);
-        int[] y0 = new int[outH], y1 = new int[outH];
-        float[] fy = new float[outH];
-        taps(h, outH, y0, y1, fy);
-        float[] out = new float[channels * outH * outW];
-        for (int c = 0, o = 0; c < channels; c++) {
-            int base = c * h * w;
-            for (int y = 0; y < outH; y++) {
-                int top = base + y0[y] * w, bottom = base + y1[y] * w;
-                float wy = fy[y];
-                for (int x = 0; x < outW; x++, o++) {
-                    float wx = fx[x];
-                    float t = (1 - wx) * src[top + x0[x]] + wx * src[top + x1[x]];
-                    float b = (1 - wx) * src[bottom + x0[x]] + wx * src[bottom + x1[x]];
-                    out[o] = (1 - wy) * t + wy * b;
-                }
-            }
-        }
-        return out;
-    }
-
-    /** For each output coordinate: the two source neighbours and the weight of the second. */
-    private static void taps(int in, int out, int[] lo, int[] hi, float[] frac) {
-        double scale = (double) in / out;
-        for (int i = 0; i < out; i++) {
-            double s = Math.min(Math.max((i + 0.5) * scale - 0.5, 0), in - 1);
-            lo[i] = (int) s;
-            hi[i] = Math.min(lo[i] + 1, in - 1);
-            frac[i] = (float) (s - lo[i]);
+            return Images.decode(bytes, channels);
+        } catch (IOException e) {
+            throw new DatasetException(file + ": " + e.getMessage(), e.getCause());
         }
     }
 }
