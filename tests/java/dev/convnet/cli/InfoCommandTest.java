@@ -34,7 +34,7 @@ class InfoCommandTest {
         assertTrue(out.toString().contains("backend:      java (forced by --backend)"), out.toString());
         assertEquals(2, ConvnetCommand.execute(new java.io.PrintWriter(out), new java.io.PrintWriter(err), "transfer", "--pretrained",
                 "/no/such/model.onnx", "--data", "fashion-mnist", "--strategy", "scratch"));
-        assertTrue(err.toString().startsWith("convnet: /no/such/model.onnx"), err.toString());
+        assertTrue(err.toString().startsWith("convnet: no such file: /no/such/model.onnx"), err.toString());
     }
 
     @Test

@@ -28,6 +28,7 @@ import dev.convnet.shape.ShapeException;
 import dev.convnet.train.ParameterSet;
 import dev.convnet.train.TrainingOptions;
 import dev.convnet.train.TrainingSession;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.lang.foreign.MemorySegment;
@@ -426,6 +427,7 @@ class OneDnnTrainingTest {
         }
     }
 
+    @Tag("isolated") // in a JVM of its own (pom.xml): malloc readings in a JVM that ran other tests move by megabytes
     @Test
     void trainingStepsKeepNativeMemoryFlat() throws Throwable {
         dev.convnet.internal.exec.PrimitiveCache.emptiedDuring(OneDnnTrainingTest::measureTrainingMemory);
