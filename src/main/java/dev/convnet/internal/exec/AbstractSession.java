@@ -131,16 +131,7 @@ public abstract class AbstractSession implements Session {
 
     @Override
     public final Map<String, float[]> run(Map<String, float[]> inputs) {
-        Objects.requireNonNull(inputs, "inputs");
-        if (!new HashSet<>(inputNames).equals(inputs.keySet())) {
-            throw new IllegalArgumentException("inputs are given for " + inputs.keySet() + ", the session's inputs are "
-                    + inputNames);
-        }
-        float[][] in = new float[inputShapes.length][];
-        for (int k = 0; k < in.length; k++) {
-            in[k] = inputs.get(inputNames.get(k));
-            checkArray("input '" + inputNames.get(k) + "'", in[k], inputShapes[k]);
-        }
+        float[][] in = orderedInputs(inputs, inputNames, List.of(inputShapes));
         float[][] out = new float[outputShapes.length][];
         for (int k = 0; k < out.length; k++) out[k] = new float[Math.toIntExact(outputShapes[k].elementCount())];
         guard.enter();
@@ -219,6 +210,26 @@ public abstract class AbstractSession implements Session {
     @Override
     public final void close() {
         if (guard.close()) release();
+    }
+
+    /**
+     * The arrays of {@code inputs} in the order of {@code names}, checked: exactly those names, each array of its
+     * shape's element count. Shared by every session type (inference and training).
+     *
+     * @throws IllegalArgumentException if the names differ or an array is missing
+     * @throws ShapeException if an array's length differs from its shape's element count
+     */
+    public static float[][] orderedInputs(Map<String, float[]> inputs, List<String> names, List<Shape> shapes) {
+        Objects.requireNonNull(inputs, "inputs");
+        if (!new HashSet<>(names).equals(inputs.keySet())) {
+            throw new IllegalArgumentException("inputs are given for " + inputs.keySet() + ", the session's inputs are " + names);
+        }
+        float[][] in = new float[names.size()][];
+        for (int k = 0; k < in.length; k++) {
+            in[k] = inputs.get(names.get(k));
+            checkArray("input '" + names.get(k) + "'", in[k], shapes.get(k));
+        }
+        return in;
     }
 
     private static void checkArray(String what, float[] a, Shape shape) {

@@ -1,12 +1,12 @@
 package dev.convnet.internal.train;
 
+import dev.convnet.internal.exec.AbstractSession;
 import dev.convnet.internal.exec.RunGuard;
 import dev.convnet.net.GraphSummary;
 import dev.convnet.shape.Shape;
 import dev.convnet.shape.ShapeException;
 import dev.convnet.train.TrainingSession;
 
-import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -73,20 +73,8 @@ public abstract class AbstractTrainingSession implements TrainingSession {
 
     @Override
     public final Map<String, float[]> forward(Map<String, float[]> inputs, boolean training) {
-        if (!new HashSet<>(inputNames).equals(inputs.keySet())) {
-            throw new IllegalArgumentException("inputs are given for " + inputs.keySet() + ", the session's inputs are " + inputNames);
-        }
-        float[][] in = new float[inputNames.size()][];
-        for (int i = 0; i < in.length; i++) {
-            String name = inputNames.get(i);
-            float[] x = inputs.get(name);
-            Shape shape = summary.inputShapes().get(name);
-            if (x == null || x.length != shape.elementCount()) {
-                throw new ShapeException("input '" + name + "' of " + (x == null ? "null" : x.length + " floats")
-                        + " differs from the compiled shape " + shape + " (" + shape.elementCount() + " floats)");
-            }
-            in[i] = x;
-        }
+        float[][] in = AbstractSession.orderedInputs(inputs, inputNames,
+                inputNames.stream().map(summary.inputShapes()::get).toList());
         String refusal = training ? trainingRefusal() : null;
         if (refusal != null) throw new ShapeException(refusal);
         guard.enter();
