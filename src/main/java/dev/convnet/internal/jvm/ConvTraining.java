@@ -39,8 +39,8 @@ final class ConvTraining implements GradKernel {
 
     private static final int DY_ROWS = 1;
     private static final int DCOL = 2;
-    private static final int PATCHES = 4;
-    private static final int DW_ACC = 5;
+    private static final int PATCHES = 3;
+    private static final int DW_ACC = 4;
 
     private final Parallel parallel;
     private final ConvGeometry g;

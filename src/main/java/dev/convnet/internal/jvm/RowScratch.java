@@ -3,13 +3,14 @@ package dev.convnet.internal.jvm;
 /**
  * Per-thread row arrays for the training kernels: a few numbered slots, each a set of {@code float[]} rows indexed
  * from 0 (the form {@link Sgemm#multiplyAddRows} vectorizes), grown on demand and kept for the thread's lifetime.
- * A kernel names its slots; two uses of one slot must not overlap in time on one thread. Internal.
+ * A kernel names its slots; two uses of one slot must not overlap in time on one thread (slot 0: {@link PackedGemm};
+ * 1–4: {@link ConvTraining}). Internal.
  *
  * <p>Thread-safety: one instance per thread ({@link #get()}).
  */
 final class RowScratch {
     private static final ThreadLocal<RowScratch> LOCAL = ThreadLocal.withInitial(RowScratch::new);
-    private static final int SLOTS = 6;
+    private static final int SLOTS = 5;
 
     private final float[][][] slots = new float[SLOTS][0][];
 
