@@ -2,6 +2,7 @@ package dev.convnet.internal.jvm;
 
 import dev.convnet.internal.train.ConvGeometry;
 import dev.convnet.internal.train.GradKernel;
+import dev.convnet.internal.train.TrainingModes;
 import dev.convnet.layer.AvgPool2d;
 import dev.convnet.layer.BatchNorm;
 import dev.convnet.layer.Conv1d;
@@ -570,10 +571,8 @@ final class JavaLayerGradients {
             float[] beta = params[1];
             this.training = training;
             int m = batch * inner;
-            if (training && m < 2) {
-                throw new ShapeException("BatchNorm: training needs more than one value per channel for the batch variance, "
-                        + "the input has N·spatial = " + m);
-            }
+            String refusal = training ? TrainingModes.batchVarianceRefusal(m) : null;
+            if (refusal != null) throw new ShapeException(refusal);
             parallel.forEach(channels, c -> {
                 double mu;
                 double var;

@@ -685,20 +685,7 @@ final class OneDnnPlan {
     private Act convolution(String name, Layer layer, Act cur, Shape outShape, int groups, int oc, int ic, long[] kernel,
                             float[] weights, float[] bias, long[] strides, long[] dil, long[] padL, long[] padR,
                             List<Eltwise> postOps, List<Eltwise> post) {
-        int sp = kernel.length;
-        long[] wDims;
-        if (groups == 1) {
-            wDims = new long[2 + sp];
-            wDims[0] = oc;
-            wDims[1] = ic;
-            System.arraycopy(kernel, 0, wDims, 2, sp);
-        } else {
-            wDims = new long[3 + sp];
-            wDims[0] = groups;
-            wDims[1] = oc / groups;
-            wDims[2] = ic / groups;
-            System.arraycopy(kernel, 0, wDims, 3, sp);
-        }
+        long[] wDims = Primitives.convolutionWeightDims(groups, oc, ic, kernel);
         MemorySegment srcAny = prims.any(longs(cur.shape()));
         MemorySegment wAny = prims.any(wDims);
         MemorySegment bMd = bias == null ? MemorySegment.NULL : prims.plain(oc);

@@ -616,22 +616,20 @@ final class OneDnnTrainingPlan {
         return alias(p, prims.reshape(p.md(), dims(outShape)), outShape);
     }
 
+    /** The forward step of a convolution or inner product: source, weights, the bias when there is one, destination. */
+    private void weightedForward(String kind, MemorySegment fwd, View src, View weights, Staged bias, Value out) {
+        if (bias == null) {
+            primitive(forwardSteps, kind, fwd, Mode.ALWAYS, DNNL_ARG_SRC(), src, DNNL_ARG_WEIGHTS(), weights,
+                    DNNL_ARG_DST(), out.data);
+        } else {
+            primitive(forwardSteps, kind, fwd, Mode.ALWAYS, DNNL_ARG_SRC(), src, DNNL_ARG_WEIGHTS(), weights,
+                    DNNL_ARG_BIAS(), bias.plain, DNNL_ARG_DST(), out.data);
+        }
+    }
+
     private Value convolution(String name, Value in, Shape outShape, List<Parameter> ps, int groups, int oc, int ic,
                               long[] kernel, long[] strides, long[] dil, long[] padL, long[] padR) {
-        int sp = kernel.length;
-        long[] wDims;
-        if (groups == 1) {
-            wDims = new long[2 + sp];
-            wDims[0] = oc;
-            wDims[1] = ic;
-            System.arraycopy(kernel, 0, wDims, 2, sp);
-        } else {
-            wDims = new long[3 + sp];
-            wDims[0] = groups;
-            wDims[1] = oc / groups;
-            wDims[2] = ic / groups;
-            System.arraycopy(kernel, 0, wDims, 3, sp);
-        }
+        long[] wDims = Primitives.convolutionWeightDims(groups, oc, ic, kernel);
         long[] srcDims = MemoryFormats.dims(in.md());
         long[] dstDims = dims(outShape);
         Parameter weight = ps.get(0);
@@ -646,13 +644,7 @@ final class OneDnnTrainingPlan {
         Staged b = bias == null ? null : staged(bias);
         View wFwd = weightsIn(w, wDims, Primitives.queryMd(fwd, dnnl_query_weights_md()), false);
         Value out = produce(name, outShape, Primitives.queryMd(fwd, dnnl_query_dst_md()));
-        if (b == null) {
-            primitive(forwardSteps, "convolution", fwd, Mode.ALWAYS, DNNL_ARG_SRC(), src, DNNL_ARG_WEIGHTS(), wFwd,
-                    DNNL_ARG_DST(), out.data);
-        } else {
-            primitive(forwardSteps, "convolution", fwd, Mode.ALWAYS, DNNL_ARG_SRC(), src, DNNL_ARG_WEIGHTS(), wFwd,
-                    DNNL_ARG_BIAS(), b.plain, DNNL_ARG_DST(), out.data);
-        }
+        weightedForward("convolution", fwd, src, wFwd, b, out);
         List<Parameter> trained = ps.stream().filter(Parameter::trained).toList();
         String node = currentNode;
         backwards.add(new Backward(out, List.of(in), trained, () -> {
@@ -738,13 +730,7 @@ final class OneDnnTrainingPlan {
         Staged b = bias == null ? null : staged(bias);
         View wFwd = weightsIn(w, wDims, Primitives.queryMd(fwd, dnnl_query_weights_md()), false);
         Value out = produce(name, outShape, Primitives.queryMd(fwd, dnnl_query_dst_md()));
-        if (b == null) {
-            primitive(forwardSteps, "inner_product", fwd, Mode.ALWAYS, DNNL_ARG_SRC(), src, DNNL_ARG_WEIGHTS(), wFwd,
-                    DNNL_ARG_DST(), out.data);
-        } else {
-            primitive(forwardSteps, "inner_product", fwd, Mode.ALWAYS, DNNL_ARG_SRC(), src, DNNL_ARG_WEIGHTS(), wFwd,
-                    DNNL_ARG_BIAS(), b.plain, DNNL_ARG_DST(), out.data);
-        }
+        weightedForward("inner_product", fwd, src, wFwd, b, out);
         List<Parameter> trained = ps.stream().filter(Parameter::trained).toList();
         String node = currentNode;
         backwards.add(new Backward(out, List.of(in), trained, () -> {
@@ -906,10 +892,8 @@ final class OneDnnTrainingPlan {
         MemorySegment hint;
         View batchMean = null, batchVar = null;
         long perChannel = in.shape.elementCount() / in.shape.dim(1);
-        if (trains && perChannel < 2) {
-            trainingRefusals.add(currentNode + ": BatchNorm: training needs more than one value per channel for the batch "
-                    + "variance, the input has N·spatial = " + perChannel);
-        }
+        String refusal = trains ? TrainingModes.batchVarianceRefusal(perChannel) : null;
+        if (refusal != null) trainingRefusals.add(currentNode + ": " + refusal);
         if (trains) {
             MemorySegment train = prims.batchNorm(name, dnnl_forward_training(), md, md, eps, scaleShift, prims.attr(List.of()));
             MemorySegment infer = prims.batchNorm(name, dnnl_forward_inference(), md, md, eps, global, prims.attr(List.of()));

@@ -16,6 +16,28 @@ import java.util.List;
  */
 public final class Primitives {
     /**
+     * A convolution's weight dimensions as oneDNN takes them: {@code [O, I, k…]}, or with groups {@code [G, O/G, I/G, k…]}
+     * over the same OIHW bytes.
+     */
+    static long[] convolutionWeightDims(int groups, int oc, int ic, long[] kernel) {
+        int sp = kernel.length;
+        long[] wDims;
+        if (groups == 1) {
+            wDims = new long[2 + sp];
+            wDims[0] = oc;
+            wDims[1] = ic;
+            System.arraycopy(kernel, 0, wDims, 2, sp);
+        } else {
+            wDims = new long[3 + sp];
+            wDims[0] = groups;
+            wDims[1] = oc / groups;
+            wDims[2] = ic / groups;
+            System.arraycopy(kernel, 0, wDims, 3, sp);
+        }
+        return wDims;
+    }
+
+    /**
      * An eltwise operation, usable as a primitive or as a post-op; {@link #SUM} stands for oneDNN's sum post-op
      * (the destination's previous contents are added: a residual connection fused into the convolution).
      */

@@ -4,6 +4,7 @@ import dev.convnet.internal.kernels.LayerKernel;
 import dev.convnet.internal.kernels.NodeKernel;
 import dev.convnet.internal.train.ConvGeometry;
 import dev.convnet.internal.train.GradKernel;
+import dev.convnet.internal.train.TrainingModes;
 import dev.convnet.layer.AvgPool2d;
 import dev.convnet.layer.BatchNorm;
 import dev.convnet.layer.Conv1d;
@@ -454,10 +455,8 @@ final class ReferenceLayerGradients {
             float[] beta = params[1];
             this.training = training;
             int m = batch * inner;
-            if (training && m < 2) {
-                throw new ShapeException("BatchNorm: training needs more than one value per channel for the batch variance, "
-                        + "the input has N·spatial = " + m);
-            }
+            String refusal = training ? TrainingModes.batchVarianceRefusal(m) : null;
+            if (refusal != null) throw new ShapeException(refusal);
             for (int c = 0; c < channels; c++) {
                 if (training) {
                     double sum = 0;

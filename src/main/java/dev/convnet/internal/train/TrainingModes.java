@@ -42,4 +42,13 @@ public final class TrainingModes {
         }
         return trains;
     }
+
+    /**
+     * Why a training-mode batch norm cannot run on {@code valuesPerChannel} values per channel (N·spatial), or null:
+     * the batch variance needs at least two (PyTorch refuses one too). The one wording every backend uses.
+     */
+    public static String batchVarianceRefusal(long valuesPerChannel) {
+        return valuesPerChannel >= 2 ? null : "BatchNorm: training needs more than one value per channel for the batch variance, "
+                + "the input has N·spatial = " + valuesPerChannel;
+    }
 }
