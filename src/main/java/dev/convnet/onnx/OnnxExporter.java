@@ -1,5 +1,7 @@
 package dev.convnet.onnx;
 
+import dev.convnet.layer.QuantizeLinear;
+import dev.convnet.layer.DequantizeLinear;
 import dev.convnet.layer.Activation;
 import dev.convnet.layer.AvgPool2d;
 import dev.convnet.layer.AxisSoftmax;
@@ -584,6 +586,8 @@ public final class OnnxExporter {
             case Unary u -> unary(w, u);
             case Reduce r -> reduce(w, r);
             case Dropout d -> w.op("Identity", w.out(), w.in(0)); // inference: dropout is the identity
+            case QuantizeLinear q -> throw new UnsupportedOperationException("export of QuantizeLinear: not yet");
+            case DequantizeLinear q -> throw new UnsupportedOperationException("export of DequantizeLinear: not yet");
         }
     }
 

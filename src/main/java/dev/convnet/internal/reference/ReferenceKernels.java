@@ -4,6 +4,8 @@ import dev.convnet.internal.kernels.KernelFactory;
 import dev.convnet.internal.kernels.LayerKernel;
 import dev.convnet.internal.kernels.MathFunctions;
 import dev.convnet.internal.kernels.NodeKernel;
+import dev.convnet.layer.QuantizeLinear;
+import dev.convnet.layer.DequantizeLinear;
 import dev.convnet.layer.Activation;
 import dev.convnet.layer.AxisSoftmax;
 import dev.convnet.layer.Binary;
@@ -59,6 +61,8 @@ public final class ReferenceKernels implements KernelFactory {
             case BatchNorm b -> batchNorm(b, in);
             case Reshape r -> (x, y) -> System.arraycopy(x, 0, y, 0, x.length);
             case Dropout d -> (x, y) -> System.arraycopy(x, 0, y, 0, x.length); // identity in inference
+            case QuantizeLinear q -> dev.convnet.internal.kernels.QuantKernels.kernel(q.params(), in, true);
+            case DequantizeLinear q -> dev.convnet.internal.kernels.QuantKernels.kernel(q.params(), in, false);
             case Transpose t -> ReferenceOps.transpose(t, in, out);
             case Pad p -> ReferenceOps.pad(p, in, out);
             case Unary u -> ReferenceOps.unary(u);
