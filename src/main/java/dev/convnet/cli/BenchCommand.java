@@ -75,6 +75,9 @@ final class BenchCommand implements Callable<Integer> {
     @Mixin
     BackendOption backend;
 
+    @Mixin
+    PrecisionOption precision;
+
     @Spec
     CommandSpec spec;
 
@@ -97,6 +100,7 @@ final class BenchCommand implements Callable<Integer> {
         OnnxModel m = OnnxModelReader.read(model);
         SessionOptions options = SessionOptions.defaults().withBackend(backend.resolve().kind()).withThreads(perRun)
                 .withProfiling(profile);
+        options = precision.applyTo(options);
         Map<String, Shape> given = InspectCommand.parseShapes(shapes);
         long memoryBefore = NativeMemory.isAvailable() ? NativeMemory.mallocInUse() : -1;
         try (OnnxModelSession session = OnnxModelSession.open(m, options, Math.max(1, batches.length))) {

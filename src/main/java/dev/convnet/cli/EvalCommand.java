@@ -43,6 +43,9 @@ final class EvalCommand implements Callable<Integer> {
     @Mixin
     BackendOption backend;
 
+    @Mixin
+    PrecisionOption precision;
+
     @Spec
     CommandSpec spec;
 
@@ -54,6 +57,7 @@ final class EvalCommand implements Callable<Integer> {
         Dataset d = data.load(trainSplit);
         String input = TrainCommand.onlyInput(model);
         SessionOptions options = SessionOptions.defaults().withBackend(backend.resolve().kind());
+        options = precision.applyTo(options);
         Map<Integer, Session> sessions = new HashMap<>();
         try {
             Batches batches = d.batches(batch, false, 0, 0, false);

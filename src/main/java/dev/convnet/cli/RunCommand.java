@@ -55,6 +55,9 @@ final class RunCommand implements Callable<Integer> {
     @Mixin
     BackendOption backend;
 
+    @Mixin
+    PrecisionOption precision;
+
     @Option(names = "--mean", split = ",", defaultValue = "0.485,0.456,0.406",
             description = "Per-channel mean (RGB) subtracted from images scaled to [0, 1] (default ${DEFAULT-VALUE}).")
     float[] mean;
@@ -97,6 +100,7 @@ final class RunCommand implements Callable<Integer> {
         OnnxGraph g = OnnxImporter.importModel(m, Map.of(inputName, shape), Map.of());
         Backends.Choice choice = backend.resolve();
         SessionOptions options = SessionOptions.defaults().withBackend(choice.kind());
+        options = precision.applyTo(options);
         Session s = compile(g, options, choice);
         String outName = g.graph().outputNames().getFirst();
         Shape outShape = g.outputShapes().get(outName);

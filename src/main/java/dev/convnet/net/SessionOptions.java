@@ -16,8 +16,15 @@ package dev.convnet.net;
  *                spares the reorders at the network's edges when its primitives choose that layout themselves.
  * @param profiling time every step of every run, for {@link Session#profile()} (one clock read per step and, on oneDNN,
  *                  a stream wait per primitive: slightly slower runs); off by default
+ * @param precision the number format between the network's edges ({@link Precision#FP32} by default; see
+ *                  {@link Precision#BF16} for what it needs and the error it adds)
+ * @param precisionFallback what happens where {@code precision} cannot be had (another backend than oneDNN, or a CPU
+ *                  without native bf16): {@code false} (the default) makes compiling fail with an
+ *                  {@link UnsupportedOperationException} that says why; {@code true} logs the reason (System.Logger
+ *                  {@code dev.convnet.net}, WARNING) and compiles in FP32 instead
  */
-public record SessionOptions(BackendKind backend, int threads, boolean fusion, boolean channelsLast, boolean profiling) {
+public record SessionOptions(BackendKind backend, int threads, boolean fusion, boolean channelsLast, boolean profiling,
+                             Precision precision, boolean precisionFallback) {
     /** Options with NCHW input and output, profiling off. */
     public SessionOptions(BackendKind backend, int threads, boolean fusion) {
         this(backend, threads, fusion, false, false);
@@ -28,11 +35,17 @@ public record SessionOptions(BackendKind backend, int threads, boolean fusion, b
         this(backend, threads, fusion, channelsLast, false);
     }
 
-    /** Checks {@code threads ≥ 1}. */
+    /** Options in FP32. */
+    public SessionOptions(BackendKind backend, int threads, boolean fusion, boolean channelsLast, boolean profiling) {
+        this(backend, threads, fusion, channelsLast, profiling, Precision.FP32, false);
+    }
+
+    /** Checks {@code threads ≥ 1} and that a precision is given. */
     public SessionOptions {
         if (threads < 1) {
             throw new IllegalArgumentException("threads = " + threads + " must be ≥ 1");
         }
+        java.util.Objects.requireNonNull(precision, "precision");
     }
 
     /** The automatic backend, every core, fusion on, NCHW, profiling off. */
@@ -42,26 +55,39 @@ public record SessionOptions(BackendKind backend, int threads, boolean fusion, b
 
     /** These options with another backend ({@code null}: automatic). */
     public SessionOptions withBackend(BackendKind kind) {
-        return new SessionOptions(kind, threads, fusion, channelsLast, profiling);
+        return new SessionOptions(kind, threads, fusion, channelsLast, profiling, precision, precisionFallback);
     }
 
     /** These options with another thread count. */
     public SessionOptions withThreads(int n) {
-        return new SessionOptions(backend, n, fusion, channelsLast, profiling);
+        return new SessionOptions(backend, n, fusion, channelsLast, profiling, precision, precisionFallback);
     }
 
     /** These options with fusion on or off. */
     public SessionOptions withFusion(boolean on) {
-        return new SessionOptions(backend, threads, on, channelsLast, profiling);
+        return new SessionOptions(backend, threads, on, channelsLast, profiling, precision, precisionFallback);
     }
 
     /** These options with channels-last (NHWC) or NCHW input and output. */
     public SessionOptions withChannelsLast(boolean on) {
-        return new SessionOptions(backend, threads, fusion, on, profiling);
+        return new SessionOptions(backend, threads, fusion, on, profiling, precision, precisionFallback);
     }
 
     /** These options with profiling on or off. */
     public SessionOptions withProfiling(boolean on) {
-        return new SessionOptions(backend, threads, fusion, channelsLast, on);
+        return new SessionOptions(backend, threads, fusion, channelsLast, on, precision, precisionFallback);
+    }
+
+    /** These options computing in {@code p}; compiling fails where {@code p} cannot be had. */
+    public SessionOptions withPrecision(Precision p) {
+        return withPrecision(p, false);
+    }
+
+    /**
+     * These options computing in {@code p}; where {@code p} cannot be had, compiling fails ({@code fallback} false) or
+     * logs why and computes in FP32 ({@code fallback} true).
+     */
+    public SessionOptions withPrecision(Precision p, boolean fallback) {
+        return new SessionOptions(backend, threads, fusion, channelsLast, profiling, p, fallback);
     }
 }

@@ -88,6 +88,18 @@ public final class OneDnn {
         return omp_get_max_threads();
     }
 
+    /**
+     * True if oneDNN is loaded and its kernels on this CPU have native bfloat16 instructions (ISA
+     * {@code avx512_core_bf16} or later, which {@code avx512_bf16} CPUs get); without them oneDNN would emulate bf16,
+     * slower than FP32.
+     */
+    public static boolean hasNativeBf16() {
+        if (!isAvailable()) return false;
+        int isa = dnnl_get_effective_cpu_isa();
+        int bf16 = dnnl_cpu_isa_avx512_core_bf16();
+        return (isa & bf16) == bf16;
+    }
+
     private static OneDnnInfo describe(OneDnnLoader.Outcome o) {
         MemorySegment v = dnnl_version().reinterpret(dnnl_version_t.layout().byteSize());
         String hash = dnnl_version_t.hash(v).reinterpret(256).getString(0);

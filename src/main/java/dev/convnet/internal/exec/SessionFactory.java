@@ -12,6 +12,10 @@ import dev.convnet.net.GraphSummary;
 import dev.convnet.net.Session;
 import dev.convnet.net.SessionOptions;
 
+import dev.convnet.net.Precision;
+import dev.convnet.onednn.OneDnn;
+
+import java.lang.System.Logger.Level;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -34,15 +38,39 @@ public final class SessionFactory {
     public static Session create(Graph graph, GraphSummary plan, SessionOptions options, WeightCache weights) {
         BackendKind backend = Backends.resolve(options.backend());
         int threads = options.threads();
+        Precision precision = precision(options, backend);
         Map<String, float[]> constants = new LinkedHashMap<>();
         for (String name : graph.constantShapes().keySet()) constants.put(name, graph.constantValues(name));
         return switch (backend) {
             case ONEDNN -> new OneDnnSession(plan, constants, threads, options.fusion(), options.channelsLast(),
-                    options.profiling(), () -> new JavaKernels(threads), weights);
+                    options.profiling(), () -> new JavaKernels(threads), weights, precision);
             case JAVA -> GraphSession.open(plan, constants, backend, new JavaKernels(threads), options.channelsLast(),
                     options.profiling());
             case REFERENCE -> GraphSession.open(plan, constants, backend, new ReferenceKernels(), options.channelsLast(),
                     options.profiling());
         };
+    }
+
+    /**
+     * The precision the session computes in: the one asked for where the backend and CPU offer it; otherwise FP32
+     * with a logged warning ({@link SessionOptions#precisionFallback()}) or an {@link UnsupportedOperationException}
+     * that says why.
+     */
+    static Precision precision(SessionOptions options, BackendKind backend) {
+        if (options.precision() == Precision.FP32) return Precision.FP32;
+        String why = null;
+        if (backend != BackendKind.ONEDNN) {
+            why = "the " + backend + " backend computes in FP32 only; " + options.precision() + " needs oneDNN";
+        } else if (!OneDnn.hasNativeBf16()) {
+            why = options.precision() + " needs a CPU with native bf16 instructions (avx512_bf16; oneDNN ISA"
+                    + " avx512_core_bf16 or later); oneDNN runs " + OneDnn.info().map(i -> i.effectiveIsa()).orElse("?")
+                    + " here, where bf16 would be emulated and slower than FP32";
+        }
+        if (why == null) return options.precision();
+        if (!options.precisionFallback()) {
+            throw new UnsupportedOperationException(why + " (SessionOptions.withPrecision(p, true) falls back to FP32)");
+        }
+        System.getLogger("dev.convnet.net").log(Level.WARNING, why + ": computing in FP32 instead");
+        return Precision.FP32;
     }
 }

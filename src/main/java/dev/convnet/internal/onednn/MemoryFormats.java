@@ -88,7 +88,21 @@ public final class MemoryFormats {
                 sb.append(blocked[d] ? Character.toUpperCase(c) : c);
             }
             for (int b = 0; b < nblks; b++) sb.append(blks[b]).append((char) ('a' + idxs[b]));
+            Dnnl.check("dnnl_memory_desc_query", dnnl_memory_desc_query(md, dnnl_query_data_type(), i));
+            int dt = i.get(ValueLayout.JAVA_INT, 0);
+            if (dt != dnnl_f32()) sb.append(':').append(dataTypeName(dt)); // f32 is the unmarked default
             return sb.toString();
         }
+    }
+
+    /** oneDNN's short name of a data type ({@code bf16}, {@code s8}, {@code u8}, ...). */
+    public static String dataTypeName(int dt) {
+        if (dt == dnnl_f32()) return "f32";
+        if (dt == dnnl_bf16()) return "bf16";
+        if (dt == dnnl_f16()) return "f16";
+        if (dt == dnnl_s8()) return "s8";
+        if (dt == dnnl_u8()) return "u8";
+        if (dt == dnnl_s32()) return "s32";
+        return "dt" + dt;
     }
 }

@@ -65,10 +65,15 @@ public final class NativeScope implements AutoCloseable {
 
     /** Creates an f32 memory descriptor with the given dimensions and format tag (e.g. {@code dnnl_nchw()}). */
     public MemorySegment memoryDesc(long[] dims, int formatTag) {
+        return memoryDesc(dims, formatTag, dnnl_f32());
+    }
+
+    /** Creates a memory descriptor of data type {@code dataType} (e.g. {@code dnnl_bf16()}) with a format tag. */
+    public MemorySegment memoryDesc(long[] dims, int formatTag, int dataType) {
         MemorySegment slot = slot();
         MemorySegment d = arena().allocateFrom(ValueLayout.JAVA_LONG, dims);
         Dnnl.check("dnnl_memory_desc_create_with_tag",
-                dnnl_memory_desc_create_with_tag(slot, dims.length, d, dnnl_f32(), formatTag));
+                dnnl_memory_desc_create_with_tag(slot, dims.length, d, dataType, formatTag));
         return own(slot, "dnnl_memory_desc_destroy", h -> dnnl_memory_desc_destroy(h));
     }
 

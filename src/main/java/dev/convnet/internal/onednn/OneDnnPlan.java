@@ -170,6 +170,10 @@ final class OneDnnPlan {
     final int threads;
     final boolean fusion;
     final boolean channelsLast;
+    /** Activations between the edges in bf16 (the primitives' choice of layout, weights converted once). */
+    final boolean bf16;
+    /** The data type of the activations the primitives produce: f32, or bf16. */
+    private final int dataType;
 
     private final Primitives prims;
     private final JavaNodes javaKernels;
@@ -206,7 +210,10 @@ final class OneDnnPlan {
      */
     OneDnnPlan(NativeScope scope, List<PlanNode> nodes, LinkedHashMap<String, Shape> inputs,
                Map<String, ConstantTensor> constants, List<String> outputs, int threads, boolean fusion,
-               boolean channelsLast, JavaNodes javaKernels, WeightCache weights, List<MemorySegment> shared) {
+               boolean channelsLast, JavaNodes javaKernels, WeightCache weights, List<MemorySegment> shared,
+               boolean bf16) {
+        this.bf16 = bf16;
+        this.dataType = bf16 ? dnnl_bf16() : dnnl_f32();
         this.weights = weights;
         this.shared = shared;
         this.channelsLast = channelsLast;
@@ -382,6 +389,11 @@ final class OneDnnPlan {
     private void done(Act act) {
         if (--act.uses > 0) return;
         if (--act.slot.refs == 0 && act.slot.kind == Slot.BUFFER) free.push(act.slot);
+    }
+
+    /** A descriptor in the plan's activation data type whose layout the primitive chooses. */
+    private MemorySegment any(long... dims) {
+        return prims.anyOf(dataType, dims);
     }
 
     static long[] longs(Shape s) {
@@ -574,7 +586,7 @@ final class OneDnnPlan {
             }
             case GlobalPool2d p -> {
                 int alg = p.poolKind() == PoolKind.MAX ? dnnl_pooling_max() : dnnl_pooling_avg_exclude_padding();
-                MemorySegment dst = prims.any(longs(outShape));
+                MemorySegment dst = any(longs(outShape));
                 long[] k = {in.dim(2), in.dim(3)};
                 MemorySegment pd = prims.pooling(name, alg, cur.md(), dst, new long[] {1, 1}, k, new long[] {0, 0},
                         new long[] {0, 0}, new long[] {0, 0}, prims.attr(List.of()));
@@ -665,7 +677,7 @@ final class OneDnnPlan {
         for (Eltwise e : post) {
             if (e == Eltwise.SUM) {
                 MemorySegment pd = prims.binary(name + " + residual", dnnl_binary_add(), a.md(), sumInto.md(),
-                        prims.any(longs(outShape)), prims.attr(List.of()));
+                        any(longs(outShape)), prims.attr(List.of()));
                 a = addMultiInput(name + " + residual", "binary", pd, List.of(a, sumInto),
                         new int[] {DNNL_ARG_SRC_0(), DNNL_ARG_SRC_1()}, Primitives.queryMd(pd, dnnl_query_dst_md()),
                         outShape, List.of(), "");
@@ -686,13 +698,13 @@ final class OneDnnPlan {
                             float[] weights, float[] bias, long[] strides, long[] dil, long[] padL, long[] padR,
                             List<Eltwise> postOps, List<Eltwise> post) {
         long[] wDims = Primitives.convolutionWeightDims(groups, oc, ic, kernel);
-        MemorySegment srcAny = prims.any(longs(cur.shape()));
-        MemorySegment wAny = prims.any(wDims);
+        MemorySegment srcAny = any(longs(cur.shape()));
+        MemorySegment wAny = any(wDims);
         MemorySegment bMd = bias == null ? MemorySegment.NULL : prims.plain(oc);
         Act sumInto = residual;
         residual = null;
         // With a fused residual Add the destination is the other operand's buffer, in its layout.
-        MemorySegment dstAny = sumInto != null ? sumInto.md() : prims.any(longs(outShape));
+        MemorySegment dstAny = sumInto != null ? sumInto.md() : any(longs(outShape));
         MemorySegment pd = prims.convolution(name, srcAny, wAny, bMd, dstAny, strides, dil, padL, padR, prims.attr(postOps),
                 ic / groups == 1, kernel);
         if (pd == null) return javaConvolution(name, layer, cur, outShape, post, sumInto);
@@ -717,11 +729,11 @@ final class OneDnnPlan {
         long[] srcDims = MemoryFormats.dims(cur.md());
         long[] wDims = srcDims.clone();
         wDims[0] = l.outFeatures();
-        MemorySegment srcAny = prims.any(srcDims);
-        MemorySegment wAny = prims.any(wDims);
+        MemorySegment srcAny = any(srcDims);
+        MemorySegment wAny = any(wDims);
         float[] bias = l.bias().orElse(null);
         MemorySegment bMd = bias == null ? MemorySegment.NULL : prims.plain(l.outFeatures());
-        MemorySegment dstAny = prims.any(longs(outShape));
+        MemorySegment dstAny = any(longs(outShape));
         MemorySegment pd = prims.innerProduct(name, srcAny, wAny, bMd, dstAny, prims.attr(postOps));
         Act src = into("input of " + name, cur, Primitives.queryMd(pd, dnnl_query_src_md()));
         List<Constant> cs = new ArrayList<>();
@@ -744,7 +756,7 @@ final class OneDnnPlan {
 
     private Act pooling(String name, Act cur, Shape outShape, int alg, Geometry2d g) {
         ConvAxis h = g.height(), w = g.width();
-        MemorySegment dst = prims.any(longs(outShape));
+        MemorySegment dst = any(longs(outShape));
         MemorySegment pd = prims.pooling(name, alg, cur.md(), dst, new long[] {h.stride(), w.stride()},
                 new long[] {h.kernel(), w.kernel()}, new long[] {h.dilation() - 1, w.dilation() - 1},
                 new long[] {h.padBefore(), w.padBefore()}, poolingPadR(g), prims.attr(List.of()));
@@ -834,7 +846,7 @@ final class OneDnnPlan {
         if (alg == null) return javaNode(name, b, inputs, outShape, "Java (no oneDNN binary for " + b.op() + ")");
         Act a = act(x);
         int rank = outShape.rank();
-        MemorySegment dstAny = prims.any(longs(outShape));
+        MemorySegment dstAny = any(longs(outShape));
         ConstantTensor c = constants.get(y);
         if (c != null) {
             MemorySegment md1 = prims.plain(longs(plainShapeOfRank(c.shape(), rank)));

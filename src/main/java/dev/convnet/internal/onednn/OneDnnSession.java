@@ -58,7 +58,7 @@ public final class OneDnnSession extends AbstractSession {
      */
     public OneDnnSession(GraphSummary graph, Map<String, float[]> constants, int threads, boolean fusion,
                          boolean channelsLast, Supplier<KernelFactory> javaKernels) {
-        this(graph, constants, threads, fusion, channelsLast, false, javaKernels, null);
+        this(graph, constants, threads, fusion, channelsLast, false, javaKernels, null, dev.convnet.net.Precision.FP32);
     }
 
     /**
@@ -68,7 +68,8 @@ public final class OneDnnSession extends AbstractSession {
      * that use it; closing the session gives them back. {@code weights} must outlive the session.
      */
     public OneDnnSession(GraphSummary graph, Map<String, float[]> constants, int threads, boolean fusion,
-                         boolean channelsLast, boolean profiling, Supplier<KernelFactory> javaKernels, WeightCache weights) {
+                         boolean channelsLast, boolean profiling, Supplier<KernelFactory> javaKernels, WeightCache weights,
+                         dev.convnet.net.Precision precision) {
         super(graph, BackendKind.ONEDNN);
         this.weights = weights;
         if (threads < 1) throw new IllegalArgumentException("threads = " + threads + " must be ≥ 1");
@@ -87,7 +88,8 @@ public final class OneDnnSession extends AbstractSession {
         try {
             omp_set_num_threads(threads);
             this.plan = new OneDnnPlan(scope, nodes, new LinkedHashMap<>(graph.inputShapes()), constantTensors,
-                    List.copyOf(graph.outputShapes().keySet()), threads, fusion, channelsLast, java, weights, shared);
+                    List.copyOf(graph.outputShapes().keySet()), threads, fusion, channelsLast, java, weights, shared,
+                    precision == dev.convnet.net.Precision.BF16);
         } catch (RuntimeException | Error e) {
             closeNative();
             throw e;
@@ -113,7 +115,7 @@ public final class OneDnnSession extends AbstractSession {
     @Override
     public String plan() {
         return plan.describe("oneDNN plan for inputs " + inputShapes() + " → outputs " + outputShapes()
-                + (plan.fusion ? "" : " (fusion off)") + (plan.channelsLast ? " (channels-last input and output)" : ""));
+                + (plan.fusion ? "" : " (fusion off)") + (plan.bf16 ? " (bf16 between the edges)" : "") + (plan.channelsLast ? " (channels-last input and output)" : ""));
     }
 
     @Override

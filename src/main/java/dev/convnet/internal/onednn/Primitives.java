@@ -63,6 +63,11 @@ public final class Primitives {
         return scope.memoryDesc(dims, dnnl_format_tag_any());
     }
 
+    /** A descriptor of data type {@code dataType} whose layout the primitive chooses. */
+    public MemorySegment anyOf(int dataType, long... dims) {
+        return scope.memoryDesc(dims, dnnl_format_tag_any(), dataType);
+    }
+
     /** A dense row-major descriptor ({@code a}, {@code ab}, {@code abc}, ... i.e. x, nc, ncw, nchw), any rank ≤ 12. */
     public MemorySegment plain(long... dims) {
         if (dims.length > DNNL_MAX_NDIMS()) {
