@@ -71,7 +71,8 @@ info: build
 	bin/convnet demo
 
 BENCH_CP = target/test-classes:target/classes:$$(cat target/test-classpath.txt)
-BENCH_JAVA = $(JAVA) --enable-native-access=ALL-UNNAMED -cp $(BENCH_CP)
+# -Xss8m: ONNX Runtime 1.29 overflows the default 1 MB main-thread stack (SIGSEGV) while optimizing a graph
+BENCH_JAVA = $(JAVA) -Xss8m --enable-native-access=ALL-UNNAMED -cp $(BENCH_CP)
 TORCH_PYTHON ?= /usr/bin/python3
 MODELS_DIR ?= target/models
 BENCH_THREADS ?= $(shell nproc)
