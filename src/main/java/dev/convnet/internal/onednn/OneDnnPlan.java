@@ -201,6 +201,32 @@ final class OneDnnPlan {
     private List<PlanNode> nodes;
 
     /**
+     * A concatenation along the channels that was not computed: its parts stay activations of their own, and the
+     * layers that read it work part by part where the arithmetic allows (a convolution as one partial convolution per
+     * part, each adding into the last with a sum post-op; pooling and element-wise functions per part). It is
+     * materialized (a concat primitive) only for a reader that needs the whole.
+     */
+    private static final class Parts {
+        final String name;
+        final Concat concat;
+        final Shape shape;
+        final List<Act> parts;
+        /** Reads of the concatenation still to come; each reads every part once. */
+        int readsLeft;
+
+        Parts(String name, Concat concat, Shape shape, List<Act> parts, int readsLeft) {
+            this.name = name;
+            this.concat = concat;
+            this.shape = shape;
+            this.parts = parts;
+            this.readsLeft = readsLeft;
+        }
+    }
+
+    /** The concatenations not computed (yet), by tensor name. */
+    private final Map<String, Parts> unconcatenated = new HashMap<>();
+
+    /**
      * Compiles a graph of nodes (in topological order) from the named inputs to the named outputs. The caller owns
      * {@code scope} and closes it on failure.
      *
@@ -283,7 +309,36 @@ final class OneDnnPlan {
             Shape outShape = layer.outputShape(inShapes);
             boolean anyConstant = ins.stream().anyMatch(constants::containsKey);
             Act result;
-            if (layer instanceof Binary b) {
+            Parts split = ins.size() == 1 ? unconcatenated.get(ins.get(0)) : null;
+            if (layer instanceof Concat cc && fusion && splittable(cc, ins, outShape)) {
+                List<Act> parts = ins.stream().map(this::act).toList();
+                int reads = uses.getOrDefault(out, 0);
+                if (reads == 0) {
+                    parts.forEach(this::done);
+                } else {
+                    for (Act p : parts) p.uses += reads - 1; // every later read of the whole reads each part once
+                    unconcatenated.put(out, new Parts(name, cc, outShape, parts, reads));
+                }
+                continue;
+            }
+            if (split != null && layer instanceof Conv2d conv && conv.groups() == 1 && !post.contains(Eltwise.SUM)) {
+                result = partialConvolutions(name, conv, split, post, outShape);
+            } else if (split != null && post.isEmpty() && partwise(layer)) {
+                List<Act> parts = new ArrayList<>();
+                for (int part = 0; part < split.parts.size(); part++) {
+                    parts.add(compileLayer(name + " [part " + (part + 1) + " of " + split.name + "]", layer, List.of(),
+                            split.parts.get(part), false));
+                }
+                readOnce(ins.get(0), split);
+                int reads = uses.getOrDefault(out, 0);
+                if (reads == 0) {
+                    parts.forEach(this::done);
+                } else {
+                    for (Act p : parts) p.uses = reads;
+                    unconcatenated.put(out, new Parts(name, Concat.of(1), outShape, parts, reads));
+                }
+                continue;
+            } else if (layer instanceof Binary b) {
                 result = binary(name, b, ins, outShape);
             } else if (layer instanceof Concat cc && !anyConstant) {
                 result = concat(name, cc, ins, outShape);
@@ -325,7 +380,87 @@ final class OneDnnPlan {
 
     private Shape shapeOf(String tensor) {
         ConstantTensor c = constants.get(tensor);
-        return c != null ? c.shape() : act(tensor).shape();
+        if (c != null) return c.shape();
+        Parts p = unconcatenated.get(tensor);
+        return p != null ? p.shape : act(tensor).shape();
+    }
+
+    /**
+     * True if a concatenation can stay unconcatenated: 4-D, along the channels, of at least two activations none of
+     * which is itself unconcatenated.
+     */
+    private boolean splittable(Concat c, List<String> ins, Shape out) {
+        if (out.rank() != 4 || c.axis(4) != 1 || ins.size() < 2) return false;
+        for (String in : ins) {
+            if (constants.containsKey(in) || unconcatenated.containsKey(in) || act(in).shape().rank() != 4) return false;
+        }
+        return true;
+    }
+
+    /** Layers whose output channels depend on the same input channels only, each part computed on its own. */
+    private static boolean partwise(Layer layer) {
+        return layer instanceof MaxPool2d || layer instanceof AvgPool2d || layer instanceof GlobalPool2d
+                || layer instanceof Activation || layer instanceof Dropout || (layer instanceof Unary && eltwiseOf(layer) != null);
+    }
+
+    /** One read of the unconcatenated {@code tensor} has been compiled (each of its parts was read once). */
+    private void readOnce(String tensor, Parts p) {
+        if (--p.readsLeft == 0) unconcatenated.remove(tensor);
+    }
+
+    /**
+     * {@code conv} over an unconcatenated input: one convolution per part with that part's slice of the input-channel
+     * weights, each after the first adding into the previous one's output (sum post-op); the bias goes with the first,
+     * the fused operations with the last. The same sum as one convolution over the concatenation, in another order.
+     */
+    private Act partialConvolutions(String name, Conv2d conv, Parts split, List<Eltwise> post, Shape outShape) {
+        Geometry2d g = conv.geometry(split.shape);
+        ConvAxis h = g.height(), w = g.width();
+        int oc = conv.outChannels(), ic = conv.inChannels(), khw = conv.kernelHeight() * conv.kernelWidth();
+        float[] weights = conv.weights();
+        Act acc = null;
+        int offset = 0;
+        for (int k = 0; k < split.parts.size(); k++) {
+            Act part = split.parts.get(k);
+            int c = part.shape().dim(1);
+            float[] wk = new float[oc * c * khw];
+            for (int o = 0; o < oc; o++) System.arraycopy(weights, (o * ic + offset) * khw, wk, o * c * khw, c * khw);
+            boolean first = k == 0, last = k == split.parts.size() - 1;
+            float[] bias = first ? conv.bias().orElse(null) : null;
+            List<Eltwise> ops = new ArrayList<>();
+            if (!first) ops.add(Eltwise.SUM);
+            if (last) ops.addAll(post);
+            Conv2d.Builder b = Conv2d.builder(c, oc, conv.kernelHeight(), conv.kernelWidth())
+                    .stride(conv.strideHeight(), conv.strideWidth()).dilation(conv.dilationHeight(), conv.dilationWidth())
+                    .padding(conv.padding()).weights(wk);
+            Conv2d partial = (bias == null ? b.withoutBias() : b.bias(bias)).build();
+            residual = acc; // accumulate into the partial sum so far
+            acc = convolution(name + " [input channels " + offset + "–" + (offset + c - 1) + " of " + split.name + "]",
+                    partial, part, outShape, 1, oc, c, new long[] {conv.kernelHeight(), conv.kernelWidth()}, wk, bias,
+                    new long[] {h.stride(), w.stride()}, new long[] {h.dilation() - 1, w.dilation() - 1},
+                    new long[] {h.padBefore(), w.padBefore()}, new long[] {h.padAfter(), w.padAfter()}, ops, ops);
+            offset += c;
+        }
+        readOnce(nodeInputOf(split), split);
+        return acc;
+    }
+
+    private String nodeInputOf(Parts p) {
+        for (var e : unconcatenated.entrySet()) if (e.getValue() == p) return e.getKey();
+        throw new IllegalStateException("not unconcatenated: " + p.name);
+    }
+
+    /**
+     * Computes an unconcatenated tensor for a reader that needs the whole: a concat primitive over its parts, read
+     * now once; the reads still to come read the result.
+     */
+    private Act materialize(String tensor, Parts p) {
+        unconcatenated.remove(tensor);
+        for (Act a : p.parts) a.uses -= p.readsLeft - 1; // give back the reads granted for part-by-part readers
+        Act whole = concatOf(p.name, p.concat, p.parts, p.shape);
+        whole.uses = p.readsLeft;
+        acts.put(tensor, whole);
+        return whole;
     }
 
     /** The other operand of a residual Add fused into the convolution being compiled, or null. */
@@ -354,6 +489,8 @@ final class OneDnnPlan {
     }
 
     private Act act(String tensor) {
+        Parts p = unconcatenated.get(tensor);
+        if (p != null) return materialize(tensor, p);
         Act a = acts.get(tensor);
         if (a == null) throw new IllegalStateException("tensor '" + tensor + "' is read before it is computed");
         return a;
@@ -880,7 +1017,10 @@ final class OneDnnPlan {
 
     /** Concatenation along an axis, each source read in its own layout; the destination layout is oneDNN's choice. */
     private Act concat(String name, Concat c, List<String> inputs, Shape outShape) {
-        List<Act> srcs = inputs.stream().map(this::act).toList();
+        return concatOf(name, c, inputs.stream().map(this::act).toList(), outShape);
+    }
+
+    private Act concatOf(String name, Concat c, List<Act> srcs, Shape outShape) {
         int axis = c.axis(outShape.rank());
         MemorySegment pd = prims.concat(name, srcs.stream().map(Act::md).toList(), axis, prims.attr(List.of()));
         int[] args = new int[srcs.size()];
