@@ -114,7 +114,7 @@ zoo: bench-packages bench-classes
 ## bench-quick: the side-by-side report in a few minutes (batch-1 models, fewer runs), ending with the
 ## `summary NAME=VALUE` lines
 bench-quick: native-bench run-data
-	$(MAKE) peers PEER_ARGS="--threads $(BENCH_THREADS) --iters 10 --warmup 3 --batches 1"
+	$(MAKE) peers PEER_ARGS="--threads $(BENCH_THREADS) --iters 10 --warmup 3 --batches 1,8"
 	$(BENCH_JAVA) dev.convnet.bench.SideBySide --quick --threads $(BENCH_THREADS) --out target/bench/quick
 	$(MAKE) --no-print-directory train-bench
 

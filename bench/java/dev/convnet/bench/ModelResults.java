@@ -49,13 +49,18 @@ final class ModelResults {
 
     /** Geometric mean over the models at batch 1 of the peer's time / convnet's time, or {@code n/a}. */
     String ratio(String peer) {
+        return ratio(peer, 1);
+    }
+
+    /** Geometric mean over the models at {@code batch} of the peer's time / convnet's time, or {@code n/a}. */
+    String ratio(String peer, int batch) {
         Map<Key, Long> ours = medianNs.get("convnet");
         Map<Key, Long> theirs = medianNs.get(peer);
         if (ours == null || theirs == null) return "n/a";
         List<Double> logs = new ArrayList<>();
         for (var e : theirs.entrySet()) {
             Long o = ours.get(e.getKey());
-            if (e.getKey().batch() == 1 && o != null) logs.add(Math.log((double) e.getValue() / o));
+            if (e.getKey().batch() == batch && o != null) logs.add(Math.log((double) e.getValue() / o));
         }
         return logs.isEmpty() ? "n/a"
                 : String.format(Locale.ROOT, "%.3f", Math.exp(logs.stream().mapToDouble(d -> d).average().orElseThrow()));

@@ -176,6 +176,7 @@ public final class SideBySide {
         summary.put("peak_fraction", String.format(Locale.ROOT, "%.3f", geomean(peakFraction)));
         ModelResults models = ModelResults.load(modelTimes);
         summary.put("vs_ort", models.ratio("ort"));
+        summary.put("vs_ort_b8", models.ratio("ort", 8));
         summary.put("vs_torch", models.ratio("torch"));
         summary.put("java_vs_onednn", String.format(Locale.ROOT, "%.3f", geomean(javaVsOnednn)));
         summary.put("call_overhead_ns", Long.toString(overhead));

@@ -185,6 +185,33 @@ public class dnnl_h extends dnnl_h$shared {
     public static int DNNL_ARG_MULTIPLE_SRC() {
         return DNNL_ARG_MULTIPLE_SRC;
     }
+    private static final int DNNL_ARG_ATTR_SCALES = (int)4096L;
+    /**
+     * {@snippet lang=c :
+     * #define DNNL_ARG_ATTR_SCALES 4096
+     * }
+     */
+    public static int DNNL_ARG_ATTR_SCALES() {
+        return DNNL_ARG_ATTR_SCALES;
+    }
+    private static final int DNNL_ARG_ATTR_ZERO_POINTS = (int)8192L;
+    /**
+     * {@snippet lang=c :
+     * #define DNNL_ARG_ATTR_ZERO_POINTS 8192
+     * }
+     */
+    public static int DNNL_ARG_ATTR_ZERO_POINTS() {
+        return DNNL_ARG_ATTR_ZERO_POINTS;
+    }
+    private static final int DNNL_ARG_ATTR_POST_OP_DW = (int)16384L;
+    /**
+     * {@snippet lang=c :
+     * #define DNNL_ARG_ATTR_POST_OP_DW 16384
+     * }
+     */
+    public static int DNNL_ARG_ATTR_POST_OP_DW() {
+        return DNNL_ARG_ATTR_POST_OP_DW;
+    }
     private static final int DNNL_ARG_ATTR_MULTIPLE_POST_OP_BASE = (int)32768L;
     /**
      * {@snippet lang=c :
@@ -362,6 +389,33 @@ public class dnnl_h extends dnnl_h$shared {
      * }
      */
     public static final OfLong dnnl_dim_t = dnnl_h.C_LONG;
+    private static final int dnnl_fpmath_mode_strict = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * enum dnnl_fpmath_mode_t.dnnl_fpmath_mode_strict = 0
+     * }
+     */
+    public static int dnnl_fpmath_mode_strict() {
+        return dnnl_fpmath_mode_strict;
+    }
+    private static final int dnnl_fpmath_mode_bf16 = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * enum dnnl_fpmath_mode_t.dnnl_fpmath_mode_bf16 = 1
+     * }
+     */
+    public static int dnnl_fpmath_mode_bf16() {
+        return dnnl_fpmath_mode_bf16;
+    }
+    private static final int dnnl_fpmath_mode_any = (int)3L;
+    /**
+     * {@snippet lang=c :
+     * enum dnnl_fpmath_mode_t.dnnl_fpmath_mode_any = 3
+     * }
+     */
+    public static int dnnl_fpmath_mode_any() {
+        return dnnl_fpmath_mode_any;
+    }
     private static final int dnnl_any_engine = (int)0L;
     /**
      * {@snippet lang=c :
@@ -3218,6 +3272,67 @@ public class dnnl_h extends dnnl_h$shared {
         }
     }
 
+    private static class dnnl_primitive_attr_set_fpmath_mode {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            dnnl_h.C_INT,
+            dnnl_h.C_POINTER,
+            dnnl_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("dnnl_primitive_attr_set_fpmath_mode");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * dnnl_status_t dnnl_primitive_attr_set_fpmath_mode(dnnl_primitive_attr_t attr, dnnl_fpmath_mode_t mode)
+     * }
+     */
+    public static FunctionDescriptor dnnl_primitive_attr_set_fpmath_mode$descriptor() {
+        return dnnl_primitive_attr_set_fpmath_mode.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * dnnl_status_t dnnl_primitive_attr_set_fpmath_mode(dnnl_primitive_attr_t attr, dnnl_fpmath_mode_t mode)
+     * }
+     */
+    public static MethodHandle dnnl_primitive_attr_set_fpmath_mode$handle() {
+        return dnnl_primitive_attr_set_fpmath_mode.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * dnnl_status_t dnnl_primitive_attr_set_fpmath_mode(dnnl_primitive_attr_t attr, dnnl_fpmath_mode_t mode)
+     * }
+     */
+    public static MemorySegment dnnl_primitive_attr_set_fpmath_mode$address() {
+        return dnnl_primitive_attr_set_fpmath_mode.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * dnnl_status_t dnnl_primitive_attr_set_fpmath_mode(dnnl_primitive_attr_t attr, dnnl_fpmath_mode_t mode)
+     * }
+     */
+    public static int dnnl_primitive_attr_set_fpmath_mode(MemorySegment attr, int mode) {
+        var mh$ = dnnl_primitive_attr_set_fpmath_mode.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("dnnl_primitive_attr_set_fpmath_mode", attr, mode);
+            }
+            return (int)mh$.invokeExact(attr, mode);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class dnnl_primitive_attr_set_scratchpad_mode {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             dnnl_h.C_INT,
@@ -3272,6 +3387,260 @@ public class dnnl_h extends dnnl_h$shared {
                 traceDowncall("dnnl_primitive_attr_set_scratchpad_mode", attr, mode);
             }
             return (int)mh$.invokeExact(attr, mode);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class dnnl_primitive_attr_set_scales_mask {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            dnnl_h.C_INT,
+            dnnl_h.C_POINTER,
+            dnnl_h.C_INT,
+            dnnl_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("dnnl_primitive_attr_set_scales_mask");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * dnnl_status_t dnnl_primitive_attr_set_scales_mask(dnnl_primitive_attr_t attr, int arg, int mask)
+     * }
+     */
+    public static FunctionDescriptor dnnl_primitive_attr_set_scales_mask$descriptor() {
+        return dnnl_primitive_attr_set_scales_mask.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * dnnl_status_t dnnl_primitive_attr_set_scales_mask(dnnl_primitive_attr_t attr, int arg, int mask)
+     * }
+     */
+    public static MethodHandle dnnl_primitive_attr_set_scales_mask$handle() {
+        return dnnl_primitive_attr_set_scales_mask.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * dnnl_status_t dnnl_primitive_attr_set_scales_mask(dnnl_primitive_attr_t attr, int arg, int mask)
+     * }
+     */
+    public static MemorySegment dnnl_primitive_attr_set_scales_mask$address() {
+        return dnnl_primitive_attr_set_scales_mask.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * dnnl_status_t dnnl_primitive_attr_set_scales_mask(dnnl_primitive_attr_t attr, int arg, int mask)
+     * }
+     */
+    public static int dnnl_primitive_attr_set_scales_mask(MemorySegment attr, int arg, int mask) {
+        var mh$ = dnnl_primitive_attr_set_scales_mask.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("dnnl_primitive_attr_set_scales_mask", attr, arg, mask);
+            }
+            return (int)mh$.invokeExact(attr, arg, mask);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class dnnl_primitive_attr_set_scales {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            dnnl_h.C_INT,
+            dnnl_h.C_POINTER,
+            dnnl_h.C_INT,
+            dnnl_h.C_INT,
+            dnnl_h.C_INT,
+            dnnl_h.C_POINTER,
+            dnnl_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("dnnl_primitive_attr_set_scales");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * dnnl_status_t dnnl_primitive_attr_set_scales(dnnl_primitive_attr_t attr, int arg, int mask, int ndims, const dnnl_dims_t group_dims, dnnl_data_type_t data_type)
+     * }
+     */
+    public static FunctionDescriptor dnnl_primitive_attr_set_scales$descriptor() {
+        return dnnl_primitive_attr_set_scales.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * dnnl_status_t dnnl_primitive_attr_set_scales(dnnl_primitive_attr_t attr, int arg, int mask, int ndims, const dnnl_dims_t group_dims, dnnl_data_type_t data_type)
+     * }
+     */
+    public static MethodHandle dnnl_primitive_attr_set_scales$handle() {
+        return dnnl_primitive_attr_set_scales.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * dnnl_status_t dnnl_primitive_attr_set_scales(dnnl_primitive_attr_t attr, int arg, int mask, int ndims, const dnnl_dims_t group_dims, dnnl_data_type_t data_type)
+     * }
+     */
+    public static MemorySegment dnnl_primitive_attr_set_scales$address() {
+        return dnnl_primitive_attr_set_scales.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * dnnl_status_t dnnl_primitive_attr_set_scales(dnnl_primitive_attr_t attr, int arg, int mask, int ndims, const dnnl_dims_t group_dims, dnnl_data_type_t data_type)
+     * }
+     */
+    public static int dnnl_primitive_attr_set_scales(MemorySegment attr, int arg, int mask, int ndims, MemorySegment group_dims, int data_type) {
+        var mh$ = dnnl_primitive_attr_set_scales.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("dnnl_primitive_attr_set_scales", attr, arg, mask, ndims, group_dims, data_type);
+            }
+            return (int)mh$.invokeExact(attr, arg, mask, ndims, group_dims, data_type);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class dnnl_primitive_attr_set_zero_points_mask {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            dnnl_h.C_INT,
+            dnnl_h.C_POINTER,
+            dnnl_h.C_INT,
+            dnnl_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("dnnl_primitive_attr_set_zero_points_mask");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * dnnl_status_t dnnl_primitive_attr_set_zero_points_mask(dnnl_primitive_attr_t attr, int arg, int mask)
+     * }
+     */
+    public static FunctionDescriptor dnnl_primitive_attr_set_zero_points_mask$descriptor() {
+        return dnnl_primitive_attr_set_zero_points_mask.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * dnnl_status_t dnnl_primitive_attr_set_zero_points_mask(dnnl_primitive_attr_t attr, int arg, int mask)
+     * }
+     */
+    public static MethodHandle dnnl_primitive_attr_set_zero_points_mask$handle() {
+        return dnnl_primitive_attr_set_zero_points_mask.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * dnnl_status_t dnnl_primitive_attr_set_zero_points_mask(dnnl_primitive_attr_t attr, int arg, int mask)
+     * }
+     */
+    public static MemorySegment dnnl_primitive_attr_set_zero_points_mask$address() {
+        return dnnl_primitive_attr_set_zero_points_mask.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * dnnl_status_t dnnl_primitive_attr_set_zero_points_mask(dnnl_primitive_attr_t attr, int arg, int mask)
+     * }
+     */
+    public static int dnnl_primitive_attr_set_zero_points_mask(MemorySegment attr, int arg, int mask) {
+        var mh$ = dnnl_primitive_attr_set_zero_points_mask.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("dnnl_primitive_attr_set_zero_points_mask", attr, arg, mask);
+            }
+            return (int)mh$.invokeExact(attr, arg, mask);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class dnnl_primitive_attr_set_zero_points {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            dnnl_h.C_INT,
+            dnnl_h.C_POINTER,
+            dnnl_h.C_INT,
+            dnnl_h.C_INT,
+            dnnl_h.C_INT,
+            dnnl_h.C_POINTER,
+            dnnl_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("dnnl_primitive_attr_set_zero_points");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * dnnl_status_t dnnl_primitive_attr_set_zero_points(dnnl_primitive_attr_t attr, int arg, int mask, int ndims, const dnnl_dims_t group_dims, dnnl_data_type_t data_type)
+     * }
+     */
+    public static FunctionDescriptor dnnl_primitive_attr_set_zero_points$descriptor() {
+        return dnnl_primitive_attr_set_zero_points.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * dnnl_status_t dnnl_primitive_attr_set_zero_points(dnnl_primitive_attr_t attr, int arg, int mask, int ndims, const dnnl_dims_t group_dims, dnnl_data_type_t data_type)
+     * }
+     */
+    public static MethodHandle dnnl_primitive_attr_set_zero_points$handle() {
+        return dnnl_primitive_attr_set_zero_points.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * dnnl_status_t dnnl_primitive_attr_set_zero_points(dnnl_primitive_attr_t attr, int arg, int mask, int ndims, const dnnl_dims_t group_dims, dnnl_data_type_t data_type)
+     * }
+     */
+    public static MemorySegment dnnl_primitive_attr_set_zero_points$address() {
+        return dnnl_primitive_attr_set_zero_points.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * dnnl_status_t dnnl_primitive_attr_set_zero_points(dnnl_primitive_attr_t attr, int arg, int mask, int ndims, const dnnl_dims_t group_dims, dnnl_data_type_t data_type)
+     * }
+     */
+    public static int dnnl_primitive_attr_set_zero_points(MemorySegment attr, int arg, int mask, int ndims, MemorySegment group_dims, int data_type) {
+        var mh$ = dnnl_primitive_attr_set_zero_points.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("dnnl_primitive_attr_set_zero_points", attr, arg, mask, ndims, group_dims, data_type);
+            }
+            return (int)mh$.invokeExact(attr, arg, mask, ndims, group_dims, data_type);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -3764,6 +4133,72 @@ public class dnnl_h extends dnnl_h$shared {
                 traceDowncall("dnnl_post_ops_get_params_eltwise", post_ops, index, alg_kind, alpha, beta);
             }
             return (int)mh$.invokeExact(post_ops, index, alg_kind, alpha, beta);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class dnnl_post_ops_append_dw {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            dnnl_h.C_INT,
+            dnnl_h.C_POINTER,
+            dnnl_h.C_INT,
+            dnnl_h.C_INT,
+            dnnl_h.C_INT,
+            dnnl_h.C_LONG,
+            dnnl_h.C_LONG,
+            dnnl_h.C_LONG
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("dnnl_post_ops_append_dw");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * dnnl_status_t dnnl_post_ops_append_dw(dnnl_post_ops_t post_ops, dnnl_data_type_t weights_data_type, dnnl_data_type_t bias_data_type, dnnl_data_type_t dst_data_type, dnnl_dim_t kernel_size, dnnl_dim_t stride_size, dnnl_dim_t padding_l_size)
+     * }
+     */
+    public static FunctionDescriptor dnnl_post_ops_append_dw$descriptor() {
+        return dnnl_post_ops_append_dw.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * dnnl_status_t dnnl_post_ops_append_dw(dnnl_post_ops_t post_ops, dnnl_data_type_t weights_data_type, dnnl_data_type_t bias_data_type, dnnl_data_type_t dst_data_type, dnnl_dim_t kernel_size, dnnl_dim_t stride_size, dnnl_dim_t padding_l_size)
+     * }
+     */
+    public static MethodHandle dnnl_post_ops_append_dw$handle() {
+        return dnnl_post_ops_append_dw.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * dnnl_status_t dnnl_post_ops_append_dw(dnnl_post_ops_t post_ops, dnnl_data_type_t weights_data_type, dnnl_data_type_t bias_data_type, dnnl_data_type_t dst_data_type, dnnl_dim_t kernel_size, dnnl_dim_t stride_size, dnnl_dim_t padding_l_size)
+     * }
+     */
+    public static MemorySegment dnnl_post_ops_append_dw$address() {
+        return dnnl_post_ops_append_dw.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * dnnl_status_t dnnl_post_ops_append_dw(dnnl_post_ops_t post_ops, dnnl_data_type_t weights_data_type, dnnl_data_type_t bias_data_type, dnnl_data_type_t dst_data_type, dnnl_dim_t kernel_size, dnnl_dim_t stride_size, dnnl_dim_t padding_l_size)
+     * }
+     */
+    public static int dnnl_post_ops_append_dw(MemorySegment post_ops, int weights_data_type, int bias_data_type, int dst_data_type, long kernel_size, long stride_size, long padding_l_size) {
+        var mh$ = dnnl_post_ops_append_dw.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("dnnl_post_ops_append_dw", post_ops, weights_data_type, bias_data_type, dst_data_type, kernel_size, stride_size, padding_l_size);
+            }
+            return (int)mh$.invokeExact(post_ops, weights_data_type, bias_data_type, dst_data_type, kernel_size, stride_size, padding_l_size);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
