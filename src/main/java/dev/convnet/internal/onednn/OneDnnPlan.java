@@ -279,6 +279,7 @@ final class OneDnnPlan {
             // operations that alone read the result as post-ops.
             List<Eltwise> post = new ArrayList<>();
             residual = null;
+            depthwise = null;
             if (fusion && (layer instanceof Conv2d || layer instanceof Conv1d || layer instanceof Linear)) {
                 while (true) {
                     int c = soleConsumer(out);
@@ -288,6 +289,13 @@ final class OneDnnPlan {
                     Act other = residual == null && !(layer instanceof Linear) ? residualOperand(nodes.get(c), out) : null;
                     if (next instanceof BatchNorm bn && layer instanceof Conv2d conv && post.isEmpty()) {
                         layer = bn.foldInto(conv);
+                    } else if (next instanceof BatchNorm bn && depthwise != null && post.getLast().isDepthwise()) {
+                        depthwise = bn.foldInto(depthwise);
+                    } else if (depthwise == null && layer instanceof Conv2d pw && fusableDepthwise(pw, next, shapeOf(node.inputs().get(0)))
+                            && post.stream().noneMatch(p -> p == Eltwise.SUM)) {
+                        // 1×1 convolution then 3×3 depthwise (MobileNet): one primitive, tile by tile.
+                        depthwise = (Conv2d) next;
+                        post.add(Eltwise.depthwise(depthwise.strideHeight(), dataType));
                     } else if (e != null) {
                         post.add(e);
                     } else if (other != null) {
@@ -307,6 +315,7 @@ final class OneDnnPlan {
             List<String> ins = node.inputs();
             List<Shape> inShapes = ins.stream().map(this::shapeOf).toList();
             Shape outShape = layer.outputShape(inShapes);
+            if (depthwise != null) outShape = depthwise.outputShape(outShape);
             boolean anyConstant = ins.stream().anyMatch(constants::containsKey);
             Act result;
             Parts split = ins.size() == 1 ? unconcatenated.get(ins.get(0)) : null;
@@ -465,6 +474,30 @@ final class OneDnnPlan {
 
     /** The other operand of a residual Add fused into the convolution being compiled, or null. */
     private Act residual;
+    /** The 3×3 depthwise convolution fused into the 1×1 convolution being compiled (batch norm folded), or null. */
+    private Conv2d depthwise;
+
+    /**
+     * True if {@code next} can run as a depthwise post-op of the pointwise convolution {@code pw}: {@code pw} is 1×1,
+     * stride 1, no padding, no groups; {@code next} is a 3×3 depthwise convolution (groups = channels, one filter per
+     * channel), padding 1 on every side, stride 1 or 2, no dilation.
+     */
+    private static boolean fusableDepthwise(Conv2d pw, Layer next, Shape in) {
+        if (!(next instanceof Conv2d dw) || in.rank() != 4) return false;
+        Geometry2d g = pw.geometry(in);
+        int c = pw.outChannels();
+        if (pw.groups() != 1 || dw.groups() != c || dw.inChannels() != c || dw.outChannels() != c) return false;
+        Geometry2d d = dw.geometry(pw.outputShape(in));
+        for (ConvAxis a : new ConvAxis[] {g.height(), g.width()}) {
+            if (a.kernel() != 1 || a.stride() != 1 || a.dilation() != 1 || a.padBefore() != 0 || a.padAfter() != 0) return false;
+        }
+        int stride = d.height().stride();
+        for (ConvAxis a : new ConvAxis[] {d.height(), d.width()}) {
+            if (a.kernel() != 3 || a.stride() != stride || (stride != 1 && stride != 2) || a.dilation() != 1
+                    || a.padBefore() != 1 || a.padAfter() != 1) return false;
+        }
+        return true;
+    }
 
     /**
      * For {@code add = Add(out, other)} (either order): {@code other} if the convolution producing {@code out} can
@@ -842,6 +875,39 @@ final class OneDnnPlan {
         residual = null;
         // With a fused residual Add the destination is the other operand's buffer, in its layout.
         MemorySegment dstAny = sumInto != null ? sumInto.md() : any(longs(outShape));
+        Conv2d dw = depthwise;
+        depthwise = null;
+        if (dw != null) {
+            MemorySegment fused = null;
+            try {
+                fused = prims.convolution(name, srcAny, wAny, bMd, dstAny, strides, dil, padL, padR, prims.attr(postOps),
+                        false, kernel);
+            } catch (dev.convnet.onednn.OneDnnException e) {
+                fused = null; // no implementation fuses this pair here
+            }
+            if (fused == null || prims.implementation(fused).startsWith("ref")) {
+                // Unfused: the 1×1 with the operations before the depthwise, then the depthwise with the rest.
+                int at = post.indexOf(post.stream().filter(Eltwise::isDepthwise).findFirst().orElseThrow());
+                Act a = convolution(name, layer, cur, outShape, groups, oc, ic, kernel, weights, bias, strides, dil, padL,
+                        padR, post.subList(0, at), post.subList(0, at));
+                List<Eltwise> rest = post.subList(at + 1, post.size());
+                return compileDepthwise(name, dw, a, dw.outputShape(outShape), rest);
+            }
+            Act src = into("input of " + name, cur, Primitives.queryMd(fused, dnnl_query_src_md()));
+            List<Constant> cs = new ArrayList<>();
+            cs.add(constant(DNNL_ARG_WEIGHTS(), weights, prims.plain(wDims), Primitives.queryMd(fused, dnnl_query_weights_md())));
+            if (bias != null) cs.add(constant(DNNL_ARG_BIAS(), bias, bMd, bMd));
+            long[] dwDims = Primitives.convolutionWeightDims(oc, oc, oc, new long[] {3, 3});
+            int dwArg = DNNL_ARG_ATTR_POST_OP_DW();
+            cs.add(constant(dwArg | DNNL_ARG_WEIGHTS(), dw.weights(), prims.plain(dwDims),
+                    Primitives.argMd(fused, dwArg | DNNL_ARG_WEIGHTS())));
+            float[] dwBias = dw.bias().orElse(new float[oc]);
+            MemorySegment dwBiasMd = prims.plain(oc);
+            cs.add(constant(dwArg | DNNL_ARG_BIAS(), dwBias, dwBiasMd, Primitives.argMd(fused, dwArg | DNNL_ARG_BIAS())));
+            // The primitive is described with the 1×1's output; its destination is the depthwise's.
+            return addPrimitive(name, "convolution", fused, src, Primitives.queryMd(fused, dnnl_query_dst_md()), acquire(),
+                    dw.outputShape(outShape), cs, fusedNames(post));
+        }
         MemorySegment pd = prims.convolution(name, srcAny, wAny, bMd, dstAny, strides, dil, padL, padR, prims.attr(postOps),
                 ic / groups == 1, kernel);
         if (pd == null) return javaConvolution(name, layer, cur, outShape, post, sumInto);
@@ -858,6 +924,16 @@ final class OneDnnPlan {
         steps.get(out.producer()).readsDst = true;
         done(sumInto);
         return out;
+    }
+
+    /** A depthwise convolution that could not be fused, as its own step, with the operations that followed it. */
+    private Act compileDepthwise(String name, Conv2d dw, Act cur, Shape outShape, List<Eltwise> post) {
+        ConvAxis h = dw.geometry(cur.shape()).height(), w = dw.geometry(cur.shape()).width();
+        int c = dw.outChannels();
+        return convolution(name + " (depthwise step)", dw, cur, outShape, c, c, c, new long[] {3, 3}, dw.weights(),
+                dw.bias().orElse(null), new long[] {h.stride(), w.stride()}, new long[] {0, 0},
+                new long[] {h.padBefore(), w.padBefore()}, new long[] {h.padAfter(), w.padAfter()}, List.copyOf(post),
+                List.copyOf(post));
     }
 
     private Act innerProduct(String name, Linear l, Act cur, Shape outShape, List<Eltwise> postOps, List<Eltwise> post) {

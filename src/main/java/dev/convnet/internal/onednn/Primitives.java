@@ -44,6 +44,21 @@ public final class Primitives {
     public record Eltwise(int alg, float alpha, float beta, String name) {
         /** The sum post-op. */
         public static final Eltwise SUM = new Eltwise(-1, 1f, 0f, "sum");
+
+        /**
+         * oneDNN's depthwise post-op: a 3×3 depthwise convolution with padding 1 and the given stride applied to the
+         * output of a 1×1 convolution, computed tile by tile without writing the 1×1's output out; weights, bias and
+         * destination of data type {@code dataType}. Its weights and bias are execution arguments
+         * ({@code DNNL_ARG_ATTR_POST_OP_DW | DNNL_ARG_WEIGHTS}, {@code | DNNL_ARG_BIAS}).
+         */
+        public static Eltwise depthwise(int stride, int dataType) {
+            return new Eltwise(-2, stride, dataType, "depthwise 3×3" + (stride == 1 ? "" : " s=" + stride));
+        }
+
+        /** True for {@link #depthwise}. */
+        public boolean isDepthwise() {
+            return alg == -2;
+        }
     }
 
     private final NativeScope scope;
@@ -108,6 +123,9 @@ public final class Primitives {
             for (Eltwise e : postOps) {
                 if (e == Eltwise.SUM) {
                     Dnnl.check("dnnl_post_ops_append_sum", dnnl_post_ops_append_sum(po, 1f, 0, dnnl_data_type_undef()));
+                } else if (e.isDepthwise()) {
+                    int dt = (int) e.beta();
+                    Dnnl.check("dnnl_post_ops_append_dw", dnnl_post_ops_append_dw(po, dt, dnnl_f32(), dt, 3, (long) e.alpha(), 1));
                 } else {
                     Dnnl.check("dnnl_post_ops_append_eltwise", dnnl_post_ops_append_eltwise(po, e.alg(), e.alpha(), e.beta()));
                 }
@@ -439,6 +457,11 @@ public final class Primitives {
     /** The descriptor a primitive descriptor chose for {@code what} (e.g. {@code dnnl_query_src_md()}); owned by {@code pd}. */
     public static MemorySegment queryMd(MemorySegment pd, int what) {
         return dnnl_primitive_desc_query_md(pd, what, 0);
+    }
+
+    /** The memory descriptor of execution argument {@code arg} (e.g. a post-op's weights). */
+    public static MemorySegment argMd(MemorySegment pd, int arg) {
+        return dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md(), arg);
     }
 
     /** The implementation oneDNN picked, as its verbose mode names it (e.g. {@code brg_conv_fwd:avx512_core}). */
