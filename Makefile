@@ -20,7 +20,7 @@ CLI_JAR := target/convnet-$(VERSION)-cli.jar
 NATIVE := target/native/linux-x86_64
 JEXTRACT ?= $(shell command -v jextract 2>/dev/null)
 
-.PHONY: spark spark-measure run-data debian-packages train-bench all build test run bench bench-quick zoo bench-classes native-bench bench-packages models peers bindings clean info test-data transfer transfer-quick
+.PHONY: precision-bench spark spark-measure run-data debian-packages train-bench all build test run bench bench-quick zoo bench-classes native-bench bench-packages models peers bindings clean info test-data transfer transfer-quick
 
 all: build
 
@@ -117,6 +117,7 @@ bench-quick: native-bench run-data
 	$(MAKE) peers PEER_ARGS="--threads $(BENCH_THREADS) --iters 10 --warmup 3 --batches 1,8"
 	$(BENCH_JAVA) dev.convnet.bench.SideBySide --quick --threads $(BENCH_THREADS) --out target/bench/quick
 	$(MAKE) --no-print-directory train-bench
+	$(MAKE) --no-print-directory precision-bench
 
 ## train-bench: PyTorch and convnet train the lecture's network on Fashion-MNIST in one run (2 epochs each, same recipe
 ## and threads): summary train_vs_torch and train_accuracy; TRAIN_REPORT=DIR also writes DIR/training.json and report rows
@@ -126,6 +127,16 @@ train-bench: bench-classes run-data bench-packages
 	$(TORCH_PYTHON) bench/torch_train.py --threads $(BENCH_THREADS) --epochs $(TRAIN_EPOCHS) > target/bench/torch_train.json
 	$(BENCH_JAVA) dev.convnet.bench.TrainBench --torch target/bench/torch_train.json --threads $(BENCH_THREADS) \
 	  --epochs $(TRAIN_EPOCHS) $(if $(TRAIN_REPORT),--report $(TRAIN_REPORT))
+
+## precision-bench: FP32, bf16 and int8 on oneDNN in one run: test accuracy of the Fashion-MNIST network `convnet train`
+## saved (trained first if missing, 2 epochs) and top-1 agreement with FP32; ResNet-18 and MobileNetV2 at batch 8, time
+## per run and top-5 overlap with FP32; summary bf16_vs_fp32, bf16_top1_agreement, int8_vs_fp32, int8_accuracy_drop
+PRECISION_MODEL ?= target/bench/fashion-mnist.onnx
+PRECISION_ARGS ?= --iters 10 --out target/bench
+precision-bench: build bench-classes run-data models
+	test -f $(PRECISION_MODEL) || bin/convnet train --data fashion-mnist --epochs 2 --backend onednn --save $(PRECISION_MODEL)
+	$(BENCH_JAVA) dev.convnet.bench.PrecisionBench --model $(PRECISION_MODEL) --models-dir $(MODELS_DIR) \
+	  --threads $(BENCH_THREADS) $(PRECISION_ARGS)
 
 ## transfer-quick: issue 10's transfer-learning experiment in under 10 minutes: pretrain on Fashion-MNIST classes 0-4 (cached in
 ## target/transfer/pretrained.onnx), then fixed-softmax, fixed-svm, finetune, finetune-top and scratch on classes 5-9 with
@@ -146,6 +157,7 @@ transfer: bench-classes run-data bench-packages
 bench: native-bench peers
 	$(BENCH_JAVA) dev.convnet.bench.SideBySide --threads $(BENCH_THREADS) --out bench/results
 	$(MAKE) --no-print-directory train-bench TRAIN_REPORT=bench/results
+	$(MAKE) --no-print-directory precision-bench PRECISION_ARGS="--iters 20 --out bench/results --report bench/results"
 	$(TORCH_PYTHON) bench/chart.py bench/results/results.json bench/results/chart.png
 	$(BENCH_JAVA) org.openjdk.jmh.Main $(JMH_ARGS)
 

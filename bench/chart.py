@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """Draws bench/results/chart.png from bench/results/results.json: time per layer (C baseline, convnet on oneDNN,
-convnet's Java backend) and time per model (convnet, ONNX Runtime, PyTorch), log scale. Needs python3-matplotlib."""
+convnet's Java backend), time per model (convnet, ONNX Runtime, PyTorch), log scale, and, where precision.json lies
+next to results.json (PrecisionBench), time per model at batch 8 in FP32, bf16 and int8. Needs python3-matplotlib."""
 import json
+import os
 import sys
 
 import matplotlib
@@ -14,7 +16,10 @@ dst = sys.argv[2] if len(sys.argv) > 2 else "bench/results/chart.png"
 r = json.load(open(src))
 layers = r["layers"]
 models = r.get("models", [])
-fig, axes = plt.subplots(1, 2 if models else 1, figsize=(16 if models else 11, 6), squeeze=False)
+precision_file = os.path.join(os.path.dirname(src), "precision.json")
+precision = [p for p in json.load(open(precision_file)) if "median_ns" in p] if os.path.exists(precision_file) else []
+panels = 1 + (1 if models else 0) + (1 if precision else 0)
+fig, axes = plt.subplots(1, panels, figsize=(6 + 5 * panels, 6), squeeze=False)
 ax = axes[0][0]
 names = [f'{l["layer"]} b{l["batch"]}' for l in layers]
 x = range(len(layers))
@@ -42,6 +47,19 @@ if models:
     ax.set_yscale("log")
     ax.legend()
     ax.set_title("Models")
+if precision:
+    ax = axes[0][panels - 1]
+    kinds = list(dict.fromkeys(p["precision"] for p in precision))
+    what = list(dict.fromkeys(p["what"] for p in precision))
+    w = 0.8 / len(kinds)
+    for j, k in enumerate(kinds):
+        t = {p["what"]: p["median_ns"] / 1e6 for p in precision if p["precision"] == k}
+        ax.bar([i + (j - (len(kinds) - 1) / 2) * w for i in range(len(what))], [t.get(m, 0) for m in what], w, label=k)
+    ax.set_xticks(range(len(what)))
+    ax.set_xticklabels(what, rotation=45, ha="right", fontsize=8)
+    ax.set_ylabel("ms per run (median), oneDNN")
+    ax.legend()
+    ax.set_title("Precision")
 fig.suptitle(r["date"][:19])
 fig.tight_layout()
 fig.savefig(dst, dpi=110)

@@ -36,9 +36,11 @@ import java.util.function.Function;
  *       alternate, median of {@code --iters}), and the top-5 overlap with FP32 on the exported inputs.</li>
  * </ul>
  * Prints {@code summary bf16_vs_fp32=} (ResNet-18 batch 8, FP32 time / bf16 time) and {@code summary
- * bf16_top1_agreement=} (Fashion-MNIST), writes {@code precision.json} and {@code precision.md} into {@code --out}.
+ * bf16_top1_agreement=} (Fashion-MNIST), writes {@code precision.json} and {@code precision.md} into {@code --out}
+ * and, with {@code --report DIR}, appends the section to {@code DIR/report.md}.
  *
- * <p>Usage: {@code PrecisionBench --model FILE.onnx [--models-dir target/models] [--threads N] [--iters N] [--out DIR]}.
+ * <p>Usage: {@code PrecisionBench --model FILE.onnx [--models-dir target/models] [--threads N] [--iters N] [--out DIR]
+ * [--report DIR]}.
  */
 public final class PrecisionBench {
     private PrecisionBench() {}
@@ -125,6 +127,10 @@ public final class PrecisionBench {
         Files.createDirectories(out);
         Files.writeString(out.resolve("precision.json"), "[\n" + String.join(",\n", json) + "\n]\n");
         Files.writeString(out.resolve("precision.md"), md.toString());
+        if (a.containsKey("report")) {
+            Path report = Path.of(a.get("report")).resolve("report.md");
+            Files.writeString(report, (Files.exists(report) ? Files.readString(report) : "") + md);
+        }
         for (var e : summary.entrySet()) System.out.println("summary " + e.getKey() + "=" + e.getValue());
     }
 
