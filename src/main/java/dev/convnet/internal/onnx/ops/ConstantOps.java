@@ -4,6 +4,7 @@ import dev.convnet.internal.onnx.Const;
 import dev.convnet.internal.onnx.ConverterRegistry;
 import dev.convnet.internal.onnx.ImportContext;
 import dev.convnet.onnx.OnnxAttribute;
+import dev.convnet.layer.Reshape;
 import dev.convnet.onnx.OnnxDataType;
 import dev.convnet.onnx.OnnxTensor;
 
@@ -102,7 +103,12 @@ final class ConstantOps {
         String x = cx.in(0);
         Const c = cx.constant(x);
         if (c == null) {
-            if (target == OnnxDataType.FLOAT) {
+            if (target == OnnxDataType.FLOAT && cx.elementType(x) != OnnxDataType.FLOAT) {
+                cx.emit(cx.out(), Reshape.identity(), x); // 8-bit integers, exact as floats: a new FLOAT value
+                cx.setFloatType(cx.out());
+                return;
+            }
+            if (target == OnnxDataType.FLOAT || target == cx.elementType(x)) {
                 cx.alias(cx.out(), x);
                 return;
             }
