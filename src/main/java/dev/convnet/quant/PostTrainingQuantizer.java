@@ -7,6 +7,10 @@ import dev.convnet.layer.BatchNorm;
 import dev.convnet.layer.Conv1d;
 import dev.convnet.layer.Conv2d;
 import dev.convnet.layer.DequantizeLinear;
+import dev.convnet.layer.Dropout;
+import dev.convnet.layer.Flatten;
+import dev.convnet.layer.MaxPool2d;
+import dev.convnet.layer.Reshape;
 import dev.convnet.layer.Layer;
 import dev.convnet.layer.Linear;
 import dev.convnet.layer.MatMul;
@@ -38,7 +42,8 @@ import java.util.Set;
  *   <li>Each {@link BatchNorm} that directly follows a {@link Conv2d} (and is its only reader) is folded into it
  *       ({@link BatchNorm#foldInto(Conv2d)}).</li>
  *   <li>The activations to quantize: the input of every {@link Conv2d}, {@link Conv1d}, {@link Linear} and
- *       {@link MatMul} with a constant 2-D right operand, and the end of each such layer's chain of ReLU / Clip
+ *       {@link MatMul} with a constant 2-D right operand (before any Flatten, Reshape, MaxPool or Dropout that leads
+ *       to it: those keep quantized values quantized), and the end of each such layer's chain of ReLU / Clip
  *       activations (the next layer's input, as ONNX Runtime's QDQ format puts it) unless that is a graph output.</li>
  *   <li>Calibration runs the folded float graph on every batch, with those values as extra outputs, and records each
  *       one's minimum and maximum ({@link Method#MIN_MAX}), or clips them to a percentile of a histogram
@@ -391,14 +396,24 @@ public final class PostTrainingQuantizer {
                 || l instanceof Unary u && u.function() == Unary.Function.CLIP;
     }
 
+    /** A layer whose output values are some of its input values: quantized inputs stay quantized. */
+    private static boolean movesValues(Layer l) {
+        return l instanceof Flatten || l instanceof Reshape || l instanceof MaxPool2d || l instanceof Dropout;
+    }
+
     /** The values to quantize, in graph order: see the class comment. */
     static List<String> targets(Graph g) {
         Map<String, List<Graph.Node>> readers = readers(g);
         Set<String> outputs = new HashSet<>(g.outputNames());
         Set<String> targets = new LinkedHashSet<>();
+        Map<String, Graph.Node> producers = new HashMap<>();
+        for (Graph.Node n : g.nodes()) producers.put(n.output(), n);
         for (Graph.Node n : g.nodes()) {
             if (!quantizable(g, n)) continue;
-            targets.add(n.inputs().getFirst());
+            // through Flatten / Reshape / MaxPool / Dropout, which keep values on the grid, to the value they move
+            String in = n.inputs().getFirst();
+            while (producers.containsKey(in) && movesValues(producers.get(in).layer())) in = producers.get(in).inputs().getFirst();
+            targets.add(in);
             String end = n.output();
             while (!outputs.contains(end)) {
                 List<Graph.Node> r = readers.getOrDefault(end, List.of());
