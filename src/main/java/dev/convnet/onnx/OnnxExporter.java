@@ -100,7 +100,11 @@ import java.util.stream.IntStream;
  * {@code Clip} (bounds as inputs, an infinite one left out), {@code HardSigmoid}, HardSwish (an opset-14
  * operator) as {@code x·HardSigmoid(x)} with α = 1/6, β = ½, and {@code Abs, Neg, Exp, Log, Sqrt, Reciprocal,
  * Floor, Ceil, Erf, Softplus, Softsign, Selu, ThresholdedRelu}; Reduce → {@code ReduceMean}, {@code ReduceSum}
- * (axes as an input at opset 13), … with explicit axes. A result that the layer represents as {@code [1]} but
+ * (axes as an input at opset 13), … with explicit axes; QuantizeLinear, DequantizeLinear → the operators of that name
+ * with a FLOAT scale and an INT8 or UINT8 zero point (scalars per tensor; 1-D and {@code axis} per axis). A
+ * QuantizeLinear's output is an INT8/UINT8 tensor when only DequantizeLinears of that type read it (else it is cast
+ * back to FLOAT), a graph input read only by such DequantizeLinears is declared INT8/UINT8, and a DequantizeLinear of
+ * any other (float) value casts it to the integer type first. A result that the layer represents as {@code [1]} but
  * ONNX as a scalar is reshaped to {@code [1]}.
  *
  * <p>Refused with an {@link UnsupportedOperationException} naming the node and its layer: {@link DepthPool}
