@@ -208,6 +208,60 @@ class PostTrainingQuantizerTest {
     }
 
     @Test
+    void matMulWithAConstantOperandGetsPerColumnWeightsAndInt8Activations() {
+        SplittableRandom r = new SplittableRandom(17);
+        float[] b = random(r, 8 * 3, -1, 1);
+        b[5] = 0; b[8] = 0; b[11] = 0; b[14] = 0; b[17] = 0; b[20] = 0; b[23] = 0; b[2] = 0; // column 2 all zeros
+        Graph g = Graph.builder().input("x").constant("B", Shape.of(8, 3), b)
+                .node("y", new dev.convnet.layer.MatMul(), "x", "B").output("y").build();
+        Shape shape = Shape.of(5, 8);
+        List<float[]> batches = List.of(random(r, 40, -3, 1), random(r, 40, -2, 2));
+        QuantizedGraph q = PostTrainingQuantizer.minMax().withActivationType(QuantParams.Type.INT8).quantize(g, shape, batches);
+        assertEquals(List.of("x"), List.copyOf(q.ranges().keySet()));
+        QuantParams p = q.ranges().get("x").params();
+        assertEquals(QuantParams.Type.INT8, p.type());
+        float lo = Math.min(min(batches), 0), hi = Math.max(max(batches), 0);
+        assertEquals(PostTrainingQuantizer.activationParams(lo, hi, QuantParams.Type.INT8), p);
+        Graph.Node mm = q.graph().nodes().stream().filter(n -> n.layer() instanceof dev.convnet.layer.MatMul).findFirst().orElseThrow();
+        float[] qb = q.graph().constantValues(mm.inputs().get(1));
+        // per column (the output channels of x·B): scale = max|B[:, j]| / 127, a zero column keeps scale 1 and stays 0
+        for (int j = 0; j < 3; j++) {
+            float m = 0;
+            for (int i = 0; i < 8; i++) m = Math.max(m, Math.abs(b[i * 3 + j]));
+            float sc = m == 0 ? 1f : m / 127f;
+            for (int i = 0; i < 8; i++) assertEquals((float) Math.rint(b[i * 3 + j] / sc) * sc, qb[i * 3 + j], 0f);
+        }
+        assertArrayEquals(b, q.graph().constantValues("B"), "the float constant is left as it was");
+    }
+
+    @Test
+    void calibrationOnOneDnnGivesTheSameRanges() {
+        Graph g = tinyNet();
+        Shape shape = Shape.of(2, 1, 2, 2);
+        List<float[]> batches = List.of(new float[] {0.1f, -0.4f, 0.9f, 0.3f, -1.2f, 0.0f, 0.6f, 0.2f});
+        Map<String, ActivationRange> java = PostTrainingQuantizer.minMax().quantize(g, shape, batches).ranges();
+        Map<String, ActivationRange> onednn = PostTrainingQuantizer.minMax()
+                .withOptions(SessionOptions.defaults().withBackend(BackendKind.ONEDNN)).quantize(g, shape, batches).ranges();
+        assertEquals(java.keySet(), onednn.keySet());
+        java.forEach((k, v) -> {
+            assertEquals(v.min(), onednn.get(k).min(), 1e-6f, k);
+            assertEquals(v.max(), onednn.get(k).max(), 1e-6f, k);
+        });
+    }
+
+    private static float min(List<float[]> batches) {
+        float m = Float.MAX_VALUE;
+        for (float[] x : batches) for (float v : x) m = Math.min(m, v);
+        return m;
+    }
+
+    private static float max(List<float[]> batches) {
+        float m = -Float.MAX_VALUE;
+        for (float[] x : batches) for (float v : x) m = Math.max(m, v);
+        return m;
+    }
+
+    @Test
     void badInputsAreRefusedWithTheRule() {
         Graph g = tinyNet();
         Shape shape = Shape.of(2, 1, 2, 2);
