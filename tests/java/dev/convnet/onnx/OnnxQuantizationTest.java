@@ -162,6 +162,36 @@ class OnnxQuantizationTest {
     }
 
     @Test
+    void int32BiasDequantizedPerChannelIsFoldedIntoTheConvBias() throws Exception {
+        SplittableRandom r = new SplittableRandom(6);
+        float[] wScales = {0.004f, 0.01f, 0.0025f};
+        GraphProto.Builder g = qdqConv(randomInts(r, 54, -127, 127), wScales, new float[3]);
+        // replace the float bias by DequantizeLinear(INT32 B_q, scale x_scale·w_scale_c, axis 0), as ONNX Runtime writes it
+        for (int i = 0; i < g.getInitializerCount(); i++) if (g.getInitializer(i).getName().equals("B")) g.removeInitializer(i);
+        int[] bq = {1200, -3400, 560};
+        float[] bs = {0.02f * wScales[0], 0.02f * wScales[1], 0.02f * wScales[2]};
+        g.addInitializer(int32s("B_q", new long[] {3}, bq)).addInitializer(rawFloats("B_scale", new long[] {3}, bs))
+                .addNode(0, node("dqb", "DequantizeLinear", new String[] {"B_q", "B_scale"}, "B").addAttribute(intAttr("axis", 0)));
+        byte[] m = model(g, 13);
+        OnnxGraph imported = OnnxImporter.importModel(OnnxModelReader.read(m), Map.of(), Map.of());
+        Conv2d conv = (Conv2d) imported.graph().nodes().stream().filter(n -> n.layer() instanceof Conv2d).findFirst().orElseThrow().layer();
+        float[] bias = conv.bias().orElseThrow();
+        for (int c = 0; c < 3; c++) assertEquals(bq[c] * bs[c], bias[c], Math.ulp(bias[c]));
+        float[] x = random(r, 72, -1.5, 3);
+        float[] ours = convnet(m, "x", Shape.of(1, 2, 6, 6), x, "y");
+        float[] plain = OrtRunner.run(m, Map.of("x", new long[] {1, 2, 6, 6}), Map.of("x", x), Map.of(), false).get("y");
+        assertTrue(OrtRunner.maxAbsDiff(ours, plain) <= 0.05 * 1.0001, "as written: " + OrtRunner.maxAbsDiff(ours, plain));
+        // an INT32 DequantizeLinear with several scales before opset 13 (no axis) is refused
+        GraphProto.Builder old = GraphProto.newBuilder().setName("old").addInput(floatInput("x", 1, 3)).addOutput(floatInput("y", 1, 3))
+                .addInitializer(int32s("q", new long[] {3}, 1, 2, 3)).addInitializer(rawFloats("s", new long[] {3}, 0.1f, 0.2f, 0.3f))
+                .addNode(node("dq", "DequantizeLinear", new String[] {"q", "s"}, "b"))
+                .addNode(node("add", "Add", new String[] {"x", "b"}, "y"));
+        OnnxUnsupportedException e = assertThrows(OnnxUnsupportedException.class,
+                () -> OnnxImporter.importModel(OnnxModelReader.read(model(old, 10)), Map.of(), Map.of()));
+        assertTrue(e.getMessage().contains("3 values"), e.getMessage());
+    }
+
+    @Test
     void eightBitInputsAndOutputsFlowAsFloatsAtOpset10() throws Exception {
         // uint8 x → DequantizeLinear (opset 10: per tensor) → QuantizeLinear int8 → int8 output
         GraphProto.Builder g = GraphProto.newBuilder().setName("requantize")

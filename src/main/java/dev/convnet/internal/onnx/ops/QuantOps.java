@@ -60,7 +60,13 @@ final class QuantOps {
             if (cx.hasInput(2) && Arrays.stream(cx.longsInput(2, "x_zero_point")).anyMatch(z -> z != 0)) {
                 throw cx.malformed("an INT32 DequantizeLinear needs zero points 0");
             }
+            if (scales.length > 1 && axis == QuantParams.PER_TENSOR) {
+                throw cx.unsupported("x_scale with " + scales.length + " values (the operator takes one per tensor here)");
+            }
             int a = scales.length == 1 ? QuantParams.PER_TENSOR : normalizeAxis(cx, axis, rank);
+            if (a != QuantParams.PER_TENSOR && (a >= c.dims().length || c.dims()[a] != scales.length)) {
+                throw cx.malformed(scales.length + " scales along axis " + a + " do not fit dims " + Arrays.toString(c.dims()));
+            }
             float[] y = new float[(int) c.count()];
             int stride = stride(c.dims(), a);
             for (int i = 0; i < y.length; i++) {
