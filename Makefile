@@ -20,7 +20,7 @@ CLI_JAR := target/convnet-$(VERSION)-cli.jar
 NATIVE := target/native/linux-x86_64
 JEXTRACT ?= $(shell command -v jextract 2>/dev/null)
 
-.PHONY: spark spark-measure run-data debian-packages train-bench all build test run bench bench-quick zoo bench-classes native-bench bench-packages models qdq-models peers bindings clean info test-data transfer transfer-quick
+.PHONY: spark spark-measure run-data debian-packages train-bench all build test run bench bench-quick zoo bench-classes native-bench bench-packages models peers bindings clean info test-data transfer transfer-quick
 
 all: build
 
@@ -96,6 +96,7 @@ models: bench-packages
 	test -f $(MODELS_DIR)/manifest.json || $(TORCH_PYTHON) bench/export_models.py $(MODELS_DIR)
 
 ## qdq-models: QDQ (int8) versions of those models (bench/qdq_models.py); QdqBenchmarkModelsTest compares convnet with ONNX Runtime on them
+.PHONY: qdq-models
 qdq-models: models
 	$(TORCH_PYTHON) bench/qdq_models.py $(MODELS_DIR)
 
