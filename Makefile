@@ -96,6 +96,11 @@ bench-packages:
 models: bench-packages
 	test -f $(MODELS_DIR)/manifest.json || $(TORCH_PYTHON) bench/export_models.py $(MODELS_DIR)
 
+## qdq-models: QDQ (int8) versions of those models (bench/qdq_models.py); QdqBenchmarkModelsTest compares convnet with ONNX Runtime on them
+.PHONY: qdq-models
+qdq-models: models
+	$(TORCH_PYTHON) bench/qdq_models.py $(MODELS_DIR)
+
 ## peers: convnet (oneDNN and Java backends), ONNX Runtime (Java) and PyTorch on those models, same inputs and
 ## threads, each output checked against PyTorch's: one JSON line per peer, model and batch in target/bench/models.jsonl
 peers: models bench-classes

@@ -25,6 +25,7 @@ module dev.convnet {
     exports dev.convnet.net;
     exports dev.convnet.onednn;
     exports dev.convnet.onnx;
+    exports dev.convnet.quant;
     exports dev.convnet.shape;
     exports dev.convnet.tensor;
     exports dev.convnet.train;

@@ -128,7 +128,7 @@ class OnnxConformanceReadTest {
                 assertThrows(OnnxFormatException.class, t::longs);
                 return true;
             }
-            case INT64, INT32 -> {
+            case INT64, INT32, INT8, UINT8 -> {
                 assertEquals(t.elementCount(), t.longs().length);
                 assertThrows(OnnxFormatException.class, t::floats);
                 return true;

@@ -6,6 +6,7 @@ import static dev.convnet.onnx.OnnxTestModels.floatInput;
 import static dev.convnet.onnx.OnnxTestModels.model;
 import static dev.convnet.onnx.OnnxTestModels.node;
 import static dev.convnet.onnx.OnnxTestModels.rawFloats;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -228,13 +229,25 @@ class OnnxMalformedInputTest {
 
     @Test
     void unsupportedElementTypesAreKeptButNotMaterialized() {
-        TensorProto int8 = TensorProto.newBuilder().setName("q").setDataType(3).addDims(2).setRawData(ByteString.copyFrom(new byte[] {1, -1})).build();
-        OnnxTensor t = OnnxTensor.parse(int8.toByteArray());
-        assertEquals(OnnxDataType.INT8, t.dataType());
+        TensorProto int16 = TensorProto.newBuilder().setName("q").setDataType(5).addDims(2).setRawData(ByteString.copyFrom(new byte[] {1, 0, -1, -1})).build();
+        OnnxTensor t = OnnxTensor.parse(int16.toByteArray());
+        assertEquals(OnnxDataType.INT16, t.dataType());
         assertEquals(2, t.elementCount());
-        assertTrue(assertThrows(OnnxFormatException.class, t::floats).getMessage().contains("INT8"));
+        assertTrue(assertThrows(OnnxFormatException.class, t::floats).getMessage().contains("INT16"));
         assertThrows(OnnxFormatException.class, t::longs);
+        assertThrows(OnnxFormatException.class, t::toFloats);
         assertThrows(OnnxFormatException.class, t::toByteArray);
+        // INT8 and UINT8 (quantized values) are held: as integers, and as floats the way a session carries them
+        TensorProto int8 = TensorProto.newBuilder().setName("q").setDataType(3).addDims(2).setRawData(ByteString.copyFrom(new byte[] {1, -1})).build();
+        OnnxTensor i8 = OnnxTensor.parse(int8.toByteArray());
+        assertArrayEquals(new long[] {1, -1}, i8.longs());
+        assertArrayEquals(new float[] {1, -1}, i8.toFloats());
+        assertThrows(OnnxFormatException.class, i8::floats);
+        assertArrayEquals(int8.toByteArray(), i8.toByteArray());
+        TensorProto uint8 = TensorProto.newBuilder().setName("u").setDataType(2).addDims(2).setRawData(ByteString.copyFrom(new byte[] {1, -1})).build();
+        assertArrayEquals(new long[] {1, 255}, OnnxTensor.parse(uint8.toByteArray()).longs());
+        TensorProto typed = TensorProto.newBuilder().setName("u").setDataType(2).addDims(2).addInt32Data(7).addInt32Data(256).build();
+        assertTrue(readTensor(typed.toByteArray()).getMessage().contains("value 256"));
         // INT4: two elements a byte
         TensorProto int4 = TensorProto.newBuilder().setDataType(22).addDims(3).setRawData(ByteString.copyFrom(new byte[] {1, 2})).build();
         assertEquals(3, OnnxTensor.parse(int4.toByteArray()).elementCount());

@@ -12,7 +12,7 @@ import picocli.CommandLine.Command;
 @Command(name = "convnet", mixinStandardHelpOptions = true, version = "convnet 0.1.0",
         description = "ConvNets on the CPU from Java: oneDNN through the FFM API, with pure-Java fallback kernels.",
         subcommands = {InfoCommand.class, LectureCommand.class, DemoCommand.class, OnnxTestCommand.class, InspectCommand.class,
-                RunCommand.class, BenchCommand.class, TrainCommand.class, EvalCommand.class, TransferCommand.class, CommandLine.HelpCommand.class})
+                RunCommand.class, BenchCommand.class, TrainCommand.class, EvalCommand.class, TransferCommand.class, QuantizeCommand.class, CommandLine.HelpCommand.class})
 public final class ConvnetCommand implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

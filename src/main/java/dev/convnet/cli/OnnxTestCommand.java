@@ -159,7 +159,7 @@ final class OnnxTestCommand implements Callable<Integer> {
                 OnnxTensor t = OnnxTensor.read(set.resolve("input_" + i + ".pb"));
                 String name = inputs.get(i).name();
                 values.put(name, t);
-                if (t.dataType() == OnnxDataType.FLOAT) shapes.put(name, shape(t));
+                if (carriedAsFloats(t.dataType())) shapes.put(name, shape(t));
             }
             for (int i = 0; Files.exists(set.resolve("output_" + i + ".pb")); i++) {
                 expected.add(OnnxTensor.read(set.resolve("output_" + i + ".pb")));
@@ -172,7 +172,7 @@ final class OnnxTestCommand implements Callable<Integer> {
             return new Result(Status.FAIL, e.getMessage());
         }
         for (OnnxTensor t : expected) {
-            if (t.dataType() != OnnxDataType.FLOAT) return new Result(Status.SKIP, "an output of element type " + t.dataType());
+            if (!carriedAsFloats(t.dataType())) return new Result(Status.SKIP, "an output of element type " + t.dataType());
             if (t.elementCount() == 0) {
                 return new Result(Status.SKIP, "an empty output " + Arrays.toString(t.dims()) + " (zero-sized tensors are not supported)");
             }
@@ -190,7 +190,7 @@ final class OnnxTestCommand implements Callable<Integer> {
         Map<String, float[]> results;
         try (Session s = g.compile(options)) {
             Map<String, float[]> feed = new HashMap<>();
-            for (String in : s.inputNames()) feed.put(in, values.get(in).floats());
+            for (String in : s.inputNames()) feed.put(in, values.get(in).toFloats());
             results = s.run(feed);
         } catch (UnsupportedOperationException e) {
             return new Result(Status.SKIP, e.getMessage());
@@ -214,10 +214,15 @@ final class OnnxTestCommand implements Callable<Integer> {
             if (!got.equals(want)) {
                 return new Result(Status.FAIL, "output '" + name + "' has shape " + got + ", expected " + want);
             }
-            String mismatch = compare(e.floats(), results.get(name), rtol, atol);
+            String mismatch = compare(e.toFloats(), results.get(name), rtol, atol);
             if (mismatch != null) return new Result(Status.FAIL, "output '" + name + "': " + mismatch);
         }
         return Result.pass();
+    }
+
+    /** Element types a session carries as floats: FLOAT, and INT8 and UINT8 (quantized values, exact). */
+    static boolean carriedAsFloats(OnnxDataType t) {
+        return t == OnnxDataType.FLOAT || t == OnnxDataType.INT8 || t == OnnxDataType.UINT8;
     }
 
     /** The tensor's shape, rank 0 as [1]. */

@@ -4,8 +4,8 @@ package dev.convnet.onnx;
  * ONNX tensor element types ({@code TensorProto.DataType}), with their numbers in the ONNX specification
  * and their storage width.
  *
- * <p>convnet materializes only {@link #FLOAT} (as {@code float[]}) and {@link #INT64} and {@link #INT32}
- * (as {@code long[]}); tensors of the other types are read, their size is checked, and their values are
+ * <p>convnet materializes only {@link #FLOAT} (as {@code float[]}) and {@link #INT64}, {@link #INT32},
+ * {@link #INT8} and {@link #UINT8} (as {@code long[]}); tensors of the other types are read, their size is checked, and their values are
  * refused with an {@link OnnxFormatException} when asked for. Enum constants are immutable and thread-safe.
  */
 public enum OnnxDataType {

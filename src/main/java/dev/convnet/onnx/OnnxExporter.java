@@ -2,6 +2,7 @@ package dev.convnet.onnx;
 
 import dev.convnet.layer.QuantizeLinear;
 import dev.convnet.layer.DequantizeLinear;
+import dev.convnet.layer.QuantParams;
 import dev.convnet.layer.Activation;
 import dev.convnet.layer.AvgPool2d;
 import dev.convnet.layer.AxisSoftmax;
@@ -99,7 +100,11 @@ import java.util.stream.IntStream;
  * {@code Clip} (bounds as inputs, an infinite one left out), {@code HardSigmoid}, HardSwish (an opset-14
  * operator) as {@code x·HardSigmoid(x)} with α = 1/6, β = ½, and {@code Abs, Neg, Exp, Log, Sqrt, Reciprocal,
  * Floor, Ceil, Erf, Softplus, Softsign, Selu, ThresholdedRelu}; Reduce → {@code ReduceMean}, {@code ReduceSum}
- * (axes as an input at opset 13), … with explicit axes. A result that the layer represents as {@code [1]} but
+ * (axes as an input at opset 13), … with explicit axes; QuantizeLinear, DequantizeLinear → the operators of that name
+ * with a FLOAT scale and an INT8 or UINT8 zero point (scalars per tensor; 1-D and {@code axis} per axis). A
+ * QuantizeLinear's output is an INT8/UINT8 tensor when only DequantizeLinears of that type read it (else it is cast
+ * back to FLOAT), a graph input read only by such DequantizeLinears is declared INT8/UINT8, and a DequantizeLinear of
+ * any other (float) value casts it to the integer type first. A result that the layer represents as {@code [1]} but
  * ONNX as a scalar is reshaped to {@code [1]}.
  *
  * <p>Refused with an {@link UnsupportedOperationException} naming the node and its layer: {@link DepthPool}
@@ -246,6 +251,8 @@ public final class OnnxExporter {
         private int probeBatch;
         private final GraphProto.Builder g = GraphProto.newBuilder();
         private long initializerBytes;
+        /** Values written as INT8 or UINT8 tensors: see {@link #byteValues()}. */
+        private final Map<String, OnnxDataType> byteValues = new HashMap<>();
 
         Exporter(Graph graph, Options options) {
             this.graph = graph;
@@ -283,6 +290,7 @@ public final class OnnxExporter {
                 countBytes(s.elementCount(), "constant '" + name + "'");
             });
             for (Graph.Node n : graph.nodes()) names.reserve(n.output());
+            byteValues();
             for (String in : inputs) g.addInput(valueInfo(in, shapes.get(in), probeShapes == null ? null : probeShapes.get(in)));
             for (Graph.Node n : graph.nodes()) node(n);
             for (String out : graph.outputNames()) {
@@ -308,6 +316,7 @@ public final class OnnxExporter {
             Layer form = exportForm(n.layer(), in, probeIn);
             Shape out = form.outputShape(in);
             NodeWriter w = new NodeWriter(n, form, in, out, names.child(), nodeNames.child(), false, this::countBytes);
+            w.byteValues = byteValues;
             convert(w);
             if (probeShapes != null) {
                 Shape probeOut;
@@ -315,6 +324,7 @@ public final class OnnxExporter {
                 try {
                     probeOut = form.outputShape(probeIn);
                     probe = new NodeWriter(n, form, probeIn, probeOut, names.child(), nodeNames.child(), true, (c, what) -> { });
+                    probe.byteValues = byteValues;
                     convert(probe);
                 } catch (ShapeException e) {
                     throw notBatchIndependent(n, "at batch " + probeBatch + " it does not fit: " + e.getMessage());
@@ -349,6 +359,32 @@ public final class OnnxExporter {
             return Reshape.to(target);
         }
 
+        /**
+         * Which values are written as 8-bit integer tensors (a graph carries them as floats): a QuantizeLinear's output,
+         * and a graph input, when every node that reads it is a DequantizeLinear of the same integer type. Any other
+         * QuantizeLinear output is cast back to FLOAT, and a DequantizeLinear of a FLOAT value casts it first, so every
+         * ONNX node gets the element types its operator requires.
+         */
+        private void byteValues() {
+            Map<String, List<Layer>> readers = new HashMap<>();
+            for (Graph.Node n : graph.nodes()) {
+                for (String i : n.inputs()) readers.computeIfAbsent(i, k -> new ArrayList<>()).add(n.layer());
+            }
+            Map<String, QuantParams.Type> candidates = new HashMap<>();
+            for (String in : graph.inputNames()) {
+                List<Layer> r = readers.getOrDefault(in, List.of());
+                if (!r.isEmpty() && r.getFirst() instanceof DequantizeLinear d) candidates.put(in, d.params().type());
+            }
+            for (Graph.Node n : graph.nodes()) {
+                if (n.layer() instanceof QuantizeLinear q) candidates.put(n.output(), q.params().type());
+            }
+            candidates.forEach((value, type) -> {
+                boolean onlyDequantized = readers.getOrDefault(value, List.of()).stream()
+                        .allMatch(l -> l instanceof DequantizeLinear d && d.params().type() == type);
+                if (onlyDequantized) byteValues.put(value, onnxType(type));
+            });
+        }
+
         private UnsupportedOperationException notBatchIndependent(Graph.Node n, String detail) {
             return new UnsupportedOperationException("node '" + n.name() + "' " + n.layer() + ": cannot be exported with a"
                     + " symbolic batch (axis 0 of inputs " + batchedInputs.stream().sorted().toList() + "): " + detail
@@ -364,7 +400,10 @@ public final class OnnxExporter {
             }
         }
 
-        /** A FLOAT tensor value: a fixed shape, or the batch-dependent axes symbolic ({@value #BATCH} or unnamed). */
+        /**
+         * A FLOAT (or, for {@link #byteValues()}, INT8 or UINT8) tensor value: a fixed shape, or the batch-dependent
+         * axes symbolic ({@value #BATCH} or unnamed).
+         */
         private ValueInfoProto valueInfo(String name, Shape s, Shape probe) {
             TensorShapeProto.Builder shape = TensorShapeProto.newBuilder();
             for (int i = 0; i < s.rank(); i++) {
@@ -377,7 +416,8 @@ public final class OnnxExporter {
                 shape.addDim(d);
             }
             return ValueInfoProto.newBuilder().setName(name).setType(TypeProto.newBuilder().setTensorType(
-                    TypeProto.Tensor.newBuilder().setElemType(OnnxDataType.FLOAT.code()).setShape(shape))).build();
+                    TypeProto.Tensor.newBuilder().setElemType(byteValues.getOrDefault(name, OnnxDataType.FLOAT).code())
+                            .setShape(shape))).build();
         }
     }
 
@@ -440,6 +480,8 @@ public final class OnnxExporter {
         final ByteCounter counter;
         final List<NodeProto.Builder> nodes = new ArrayList<>();
         final List<TensorProto> initializers = new ArrayList<>();
+        /** The values written as INT8 or UINT8 tensors. */
+        Map<String, OnnxDataType> byteValues = Map.of();
 
         NodeWriter(Graph.Node node, Layer layer, List<Shape> in, Shape out, Names names, Names nodeNames, boolean probe,
                    ByteCounter counter) {
@@ -502,6 +544,20 @@ public final class OnnxExporter {
         String longs(String role, long... values) {
             String name = temp(role);
             initializers.add(OnnxTensor.ofLongs(name, new long[] {values.length}, values).toProto());
+            return name;
+        }
+
+        /** An INT8 or UINT8 initializer {@code <node>/<role>} (zero points). */
+        String bytes(String role, OnnxDataType type, long[] dims, long... values) {
+            String name = temp(role);
+            initializers.add(OnnxTensor.ofBytes(name, type, dims, values).toProto());
+            return name;
+        }
+
+        /** A FLOAT initializer {@code <node>/<role>} of these dims (scales). */
+        String floatsInit(String role, long[] dims, float... values) {
+            String name = temp(role);
+            initializers.add(floats(name, dims, values));
             return name;
         }
 
@@ -586,8 +642,8 @@ public final class OnnxExporter {
             case Unary u -> unary(w, u);
             case Reduce r -> reduce(w, r);
             case Dropout d -> w.op("Identity", w.out(), w.in(0)); // inference: dropout is the identity
-            case QuantizeLinear q -> throw new UnsupportedOperationException("export of QuantizeLinear: not yet");
-            case DequantizeLinear q -> throw new UnsupportedOperationException("export of DequantizeLinear: not yet");
+            case QuantizeLinear q -> quantizeLinear(w, q.params());
+            case DequantizeLinear q -> dequantizeLinear(w, q.params());
         }
     }
 
@@ -692,6 +748,45 @@ public final class OnnxExporter {
                 ? new String[] {x, weight, w.weight("bias", Shape.of(l.outFeatures()), () -> l.bias().orElseThrow())}
                 : new String[] {x, weight};
         w.op("Gemm", w.out(), inputs).addAttribute(intAttr("transB", 1));
+    }
+
+    private static OnnxDataType onnxType(QuantParams.Type t) {
+        return t == QuantParams.Type.INT8 ? OnnxDataType.INT8 : OnnxDataType.UINT8;
+    }
+
+    /**
+     * A QuantizeLinear or DequantizeLinear node's scale (FLOAT) and zero point (INT8 or UINT8) inputs: scalars per
+     * tensor, 1-D per axis (with the {@code axis} attribute).
+     */
+    private static NodeProto.Builder quantOp(NodeWriter w, String opType, String output, String x, QuantParams p) {
+        long[] dims = p.perTensor() ? new long[0] : new long[] {p.count()};
+        long[] zp = Arrays.stream(p.zeroPoints()).asLongStream().toArray();
+        NodeProto.Builder n = w.op(opType, output, x, w.floatsInit("scale", dims, p.scales()),
+                w.bytes("zero_point", onnxType(p.type()), dims, zp));
+        if (!p.perTensor()) n.addAttribute(intAttr("axis", p.axis()));
+        return n;
+    }
+
+    /** QuantizeLinear; cast back to FLOAT where a reader of the output is not a DequantizeLinear. */
+    private static void quantizeLinear(NodeWriter w, QuantParams p) {
+        if (w.byteValues.containsKey(w.out())) {
+            quantOp(w, "QuantizeLinear", w.out(), w.in(0), p);
+        } else {
+            String q = w.temp("quantized");
+            quantOp(w, "QuantizeLinear", q, w.in(0), p);
+            w.op("Cast", w.out(), q).addAttribute(intAttr("to", OnnxDataType.FLOAT.code()));
+        }
+    }
+
+    /** DequantizeLinear; a FLOAT input (integers carried as floats) is cast to the integer type first. */
+    private static void dequantizeLinear(NodeWriter w, QuantParams p) {
+        String x = w.in(0);
+        if (!w.byteValues.containsKey(x)) {
+            String cast = w.temp("integers");
+            w.op("Cast", cast, x).addAttribute(intAttr("to", onnxType(p.type()).code()));
+            x = cast;
+        }
+        quantOp(w, "DequantizeLinear", w.out(), x, p);
     }
 
     private static void matMul(NodeWriter w) {

@@ -31,8 +31,16 @@ import java.util.Map;
  *       Concat, Pad (constant, reflect, edge), Add, Sub, Mul, Div, Pow, PRelu, Max, Min, Sum, Mean, the Reduce
  *       family, Expand, Slice, Split, Gather (of constant indices), Constant, ConstantOfShape, Shape, Size, Cast,
  *       Range (these five computed at import), at opsets 7–17 (attribute-to-input moves at opsets 11, 13 and 18 handled).</li>
+ *   <li>Quantization (opset 10 on): QuantizeLinear and DequantizeLinear (per tensor; per axis from opset 13; INT8 or
+ *       UINT8 zero points) become {@link dev.convnet.layer.QuantizeLinear} and
+ *       {@link dev.convnet.layer.DequantizeLinear}; QLinearConv and QLinearMatMul become DequantizeLinear → Conv /
+ *       MatMul → QuantizeLinear; a DequantizeLinear of an initializer (an int8 weight, an int32 bias) is folded into
+ *       float values, so the Conv, Gemm or MatMul it feeds holds float weights.</li>
  * </ul>
- * Only float32 tensors flow at run time. A runtime input that must be constant (Reshape's shape, Pad's pads,
+ * Only float32 values flow at run time; INT8 and UINT8 inputs, outputs and QuantizeLinear results are carried as
+ * floats holding the integers (exact), and only DequantizeLinear and operations that move values (Reshape,
+ * Flatten, Transpose, Slice, Concat, MaxPool) may read them: arithmetic on them is refused, since ONNX computes it in
+ * integers. A runtime input that must be constant (Reshape's shape, Pad's pads,
  * Clip's bounds, …) may be given a value with {@code inputValues}, which then replaces the input.
  *
  * <p>Each operation (or family) has its own converter, registered for the range of opsets whose meaning it

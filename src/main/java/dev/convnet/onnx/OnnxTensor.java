@@ -16,7 +16,9 @@ import java.util.Objects;
  * (a serialized {@code TensorProto}).
  *
  * <p>Values are held for {@link OnnxDataType#FLOAT} tensors ({@link #floats()}) and for
- * {@link OnnxDataType#INT64} and {@link OnnxDataType#INT32} tensors ({@link #longs()}). Tensors of other
+ * {@link OnnxDataType#INT64}, {@link OnnxDataType#INT32}, {@link OnnxDataType#INT8} and {@link OnnxDataType#UINT8}
+ * tensors ({@link #longs()}; the 8-bit ones, the values of quantized models, also as floats by
+ * {@link #toFloats()}). Tensors of other
  * types keep their name, type and shape (their data size was checked when read), and asking for their
  * values throws {@link OnnxFormatException}.
  *
@@ -61,6 +63,27 @@ public final class OnnxTensor {
     public static OnnxTensor ofLongs(String name, long[] dims, long[] values) {
         long count = checkedCount(dims, values.length);
         return new OnnxTensor(Objects.requireNonNull(name), OnnxDataType.INT64, dims.clone(), count, null, values.clone());
+    }
+
+    /**
+     * An INT8 or UINT8 tensor (a quantized value or zero point) with these values (copied), for writing.
+     *
+     * @throws IllegalArgumentException if the type is not INT8 or UINT8, a value is outside its range, a dimension is
+     *                                  negative or the values do not fill the shape
+     */
+    public static OnnxTensor ofBytes(String name, OnnxDataType type, long[] dims, long[] values) {
+        if (type != OnnxDataType.INT8 && type != OnnxDataType.UINT8) {
+            throw new IllegalArgumentException("ofBytes: type " + type + " is not INT8 or UINT8");
+        }
+        long lo = type == OnnxDataType.INT8 ? -128 : 0;
+        long hi = type == OnnxDataType.INT8 ? 127 : 255;
+        for (int i = 0; i < values.length; i++) {
+            if (values[i] < lo || values[i] > hi) {
+                throw new IllegalArgumentException("ofBytes: value " + values[i] + " at " + i + " is outside " + type + "'s [" + lo + ", " + hi + "]");
+            }
+        }
+        long count = checkedCount(dims, values.length);
+        return new OnnxTensor(Objects.requireNonNull(name), type, dims.clone(), count, null, values.clone());
     }
 
     private static long checkedCount(long[] dims, int valueCount) {
@@ -132,7 +155,7 @@ public final class OnnxTensor {
         return elementCount;
     }
 
-    /** Whether the values are held: FLOAT, INT64 or INT32 tensors. */
+    /** Whether the values are held: FLOAT, INT64, INT32, INT8 or UINT8 tensors. */
     public boolean hasValues() {
         return floats != null || longs != null;
     }
@@ -150,15 +173,31 @@ public final class OnnxTensor {
     }
 
     /**
-     * The values of an INT64 or INT32 tensor, in row-major order (a copy).
+     * The values of an INT64, INT32, INT8 or UINT8 tensor, in row-major order (a copy).
      *
      * @throws OnnxFormatException if the tensor is of another type
      */
     public long[] longs() {
         if (longs == null) {
-            throw new OnnxFormatException("tensor '" + name + "' has element type " + dataType + ", not INT64 or INT32: its values cannot be read as integers");
+            throw new OnnxFormatException("tensor '" + name + "' has element type " + dataType + ", not INT64, INT32, INT8 or UINT8: its values cannot be read as integers");
         }
         return longs.clone();
+    }
+
+    /**
+     * The values as floats, the way a session takes and returns them: a FLOAT tensor's values, or the integers of an
+     * INT8 or UINT8 tensor (exact), in row-major order (a copy).
+     *
+     * @throws OnnxFormatException if the tensor is of another type
+     */
+    public float[] toFloats() {
+        if (floats != null) return floats.clone();
+        if (longs != null && (dataType == OnnxDataType.INT8 || dataType == OnnxDataType.UINT8)) {
+            float[] f = new float[longs.length];
+            for (int i = 0; i < f.length; i++) f[i] = longs[i];
+            return f;
+        }
+        throw new OnnxFormatException("tensor '" + name + "' has element type " + dataType + ": its values are not FLOAT, INT8 or UINT8");
     }
 
     /**
@@ -183,6 +222,10 @@ public final class OnnxTensor {
         if (floats != null) {
             buf = ByteBuffer.allocate(Math.multiplyExact(floats.length, Float.BYTES)).order(ByteOrder.LITTLE_ENDIAN);
             buf.asFloatBuffer().put(floats);
+        } else if (longs != null && (dataType == OnnxDataType.INT8 || dataType == OnnxDataType.UINT8)) {
+            buf = ByteBuffer.allocate(longs.length);
+            for (long v : longs) buf.put((byte) v);
+            buf.flip();
         } else if (longs != null && dataType == OnnxDataType.INT32) {
             buf = ByteBuffer.allocate(Math.multiplyExact(longs.length, Integer.BYTES)).order(ByteOrder.LITTLE_ENDIAN);
             for (long v : longs) buf.putInt((int) v);

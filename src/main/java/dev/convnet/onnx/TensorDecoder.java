@@ -105,6 +105,11 @@ final class TensorDecoder {
                     for (int i = 0; i < n; i++) v[i] = ib.get(i);
                     yield new OnnxTensor(name, type, dims, count, null, v);
                 }
+                case INT8, UINT8 -> {
+                    long[] v = new long[n];
+                    for (int i = 0; i < n; i++) v[i] = type == OnnxDataType.INT8 ? raw.get(i) : raw.get(i) & 0xFF;
+                    yield new OnnxTensor(name, type, dims, count, null, v);
+                }
                 default -> new OnnxTensor(name, type, dims, count, null, null);
             };
         }
@@ -115,7 +120,7 @@ final class TensorDecoder {
             }
             return switch (type) {
                 case FLOAT -> new OnnxTensor(name, type, dims, 0, new float[0], null);
-                case INT64, INT32 -> new OnnxTensor(name, type, dims, 0, null, new long[0]);
+                case INT64, INT32, INT8, UINT8 -> new OnnxTensor(name, type, dims, 0, null, new long[0]);
                 default -> new OnnxTensor(name, type, dims, 0, null, null);
             };
         }
@@ -187,6 +192,19 @@ final class TensorDecoder {
             case INT32 -> {
                 long[] v = new long[n];
                 for (int i = 0; i < n; i++) v[i] = t.getInt32Data(i);
+                yield new OnnxTensor(name, type, dims, count, null, v);
+            }
+            case INT8, UINT8 -> {
+                long[] v = new long[n];
+                for (int i = 0; i < n; i++) {
+                    int x = t.getInt32Data(i);
+                    // int32_data holds each 8-bit value widened; one outside the type's range is a malformed file
+                    if (type == OnnxDataType.INT8 ? x < -128 || x > 127 : x < 0 || x > 255) {
+                        throw new OnnxFormatException(where + " of type " + type + " has value " + x + " at " + i
+                                + " in int32_data, outside the type's range");
+                    }
+                    v[i] = x;
+                }
                 yield new OnnxTensor(name, type, dims, count, null, v);
             }
             default -> new OnnxTensor(name, type, dims, count, null, null);

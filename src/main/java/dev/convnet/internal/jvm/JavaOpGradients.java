@@ -75,6 +75,9 @@ final class JavaOpGradients {
             case Reduce r -> new OpKernel(single(ops.reduce(r, in, output)), reduce(r, in));
             case Softmax _ -> softmax(AxisSoftmax.of(AxisSoftmax.Function.SOFTMAX, 1, false), in);
             case AxisSoftmax s -> softmax(s, in);
+            case dev.convnet.layer.QuantizeLinear _, dev.convnet.layer.DequantizeLinear _ -> throw new UnsupportedOperationException(
+                    "the Java backend cannot train " + layer.kind() + ": a graph in Q/DQ form (quantized) has no gradients"
+                    + " (straight-through estimation is not implemented); train the float graph, then quantize it");
             default -> throw new UnsupportedOperationException("the Java backend cannot train " + layer.kind());
         };
     }

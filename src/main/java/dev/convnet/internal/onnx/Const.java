@@ -40,11 +40,11 @@ public record Const(long[] dims, float[] f, long[] l, OnnxDataType type) {
         return new Const(dims, null, v, OnnxDataType.INT64);
     }
 
-    /** An initializer or attribute tensor: values for FLOAT, INT64 and INT32, only the type otherwise. */
+    /** An initializer or attribute tensor: values for FLOAT, INT64, INT32, INT8 and UINT8, only the type otherwise. */
     public static Const of(OnnxTensor t) {
         return switch (t.dataType()) {
             case FLOAT -> floats(t.dims(), t.floats());
-            case INT64, INT32 -> new Const(t.dims(), null, t.longs(), t.dataType());
+            case INT64, INT32, INT8, UINT8 -> new Const(t.dims(), null, t.longs(), t.dataType());
             default -> new Const(t.dims(), null, null, t.dataType());
         };
     }

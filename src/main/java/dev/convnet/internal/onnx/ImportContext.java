@@ -1,7 +1,13 @@
 package dev.convnet.internal.onnx;
 
+import dev.convnet.layer.Concat;
+import dev.convnet.layer.DequantizeLinear;
+import dev.convnet.layer.Flatten;
 import dev.convnet.layer.Layer;
+import dev.convnet.layer.MaxPool2d;
 import dev.convnet.layer.Reshape;
+import dev.convnet.layer.Slice;
+import dev.convnet.layer.Transpose;
 import dev.convnet.net.BackendKind;
 import dev.convnet.net.Graph;
 import dev.convnet.net.Session;
@@ -56,6 +62,8 @@ public final class ImportContext {
     private final List<String> inputOrder = new ArrayList<>();
     private final Set<String> usedInputs = new HashSet<>();
     private final Map<String, Const> graphConstants = new LinkedHashMap<>();
+    /** Run-time values that hold 8-bit integers (carried as floats): integer inputs and QuantizeLinear outputs. */
+    private final Map<String, OnnxDataType> byteTypes = new HashMap<>();
     private final List<PendingNode> nodes = new ArrayList<>();
     private final Set<String> names = new HashSet<>();
     private OnnxNode node;
@@ -76,7 +84,9 @@ public final class ImportContext {
         for (OnnxValueInfo in : model.runtimeInputs()) {
             names.add(in.name());
             Shape given = inputShapes.get(in.name());
-            if (in.tensor() && in.elemType() != OnnxDataType.FLOAT && in.elemType() != OnnxDataType.UNDEFINED) {
+            if (in.tensor() && isByteType(in.elemType())) {
+                byteTypes.put(in.name(), in.elemType()); // 8-bit integers flow as floats (exact)
+            } else if (in.tensor() && in.elemType() != OnnxDataType.FLOAT && in.elemType() != OnnxDataType.UNDEFINED) {
                 OnnxTensor v = inputValues.get(in.name());
                 if (v == null) {
                     throw new OnnxUnsupportedException("input '" + in.name() + "' has element type " + in.elemType()
@@ -141,15 +151,17 @@ public final class ImportContext {
         List<String> outputs = new ArrayList<>();
         Map<String, Shape> outShapes = new LinkedHashMap<>();
         for (OnnxValueInfo o : model.outputs()) {
-            if (o.tensor() && o.elemType() != OnnxDataType.FLOAT && o.elemType() != OnnxDataType.UNDEFINED) {
+            if (o.tensor() && o.elemType() != OnnxDataType.FLOAT && o.elemType() != OnnxDataType.UNDEFINED
+                    && !isByteType(o.elemType())) {
                 throw new OnnxUnsupportedException("output '" + o.name() + "' has element type " + o.elemType()
-                        + "; only float32 outputs are supported");
+                        + "; only float32, int8 and uint8 outputs are supported");
             }
             String name = o.name();
             String r = resolve(name);
             label = "output '" + name + "'";
             if (consts.containsKey(r)) {
                 Const c = consts.get(r);
+                if (c.isInt() && isByteType(c.type())) c = asFloats(c); // a folded QuantizeLinear: integers as floats
                 if (!c.isFloat()) throw unsupported("an integer (" + c.type() + ") output");
                 if (!graphConstants.containsKey(name)) {
                     if (!r.equals(name) && (shapes.containsKey(name) || graphConstants.containsKey(name))) {
@@ -185,6 +197,37 @@ public final class ImportContext {
         }
         b.output(outputs.toArray(String[]::new));
         return new OnnxGraph(b.build(), inShapes, outShapes, opset);
+    }
+
+    private static boolean isByteType(OnnxDataType t) {
+        return t == OnnxDataType.INT8 || t == OnnxDataType.UINT8;
+    }
+
+    private static Const asFloats(Const c) {
+        float[] f = new float[(int) c.count()];
+        for (int i = 0; i < f.length; i++) f[i] = (float) c.value(i);
+        return Const.floats(c.dims(), f);
+    }
+
+    /**
+     * The element type of a (resolved) value as far as the import knows it: a constant's type, INT8 or UINT8 for an
+     * 8-bit integer input or a value {@link #setByteType marked} by a converter, else FLOAT.
+     */
+    public OnnxDataType elementType(String resolved) {
+        Const c = consts.get(resolved);
+        if (c != null) return c.type();
+        return byteTypes.getOrDefault(resolved, OnnxDataType.FLOAT);
+    }
+
+    /** Marks a run-time value as holding 8-bit integers of {@code type} (INT8 or UINT8), carried as floats. */
+    public void setByteType(String name, OnnxDataType type) {
+        if (!isByteType(type)) throw new IllegalArgumentException(type + " is not INT8 or UINT8");
+        byteTypes.put(name, type);
+    }
+
+    /** Marks a run-time value as FLOAT (a Cast of 8-bit integers to float: the same numbers). */
+    public void setFloatType(String name) {
+        byteTypes.remove(name);
     }
 
     /** Whether {@code value} is a node output that is not itself a model output. */
@@ -476,6 +519,7 @@ public final class ImportContext {
             define(out, Const.floats(Arrays.stream(outShape.dims()).asLongStream().toArray(), y));
             return;
         }
+        OnnxDataType bytes = byteInputType(layer, inputs);
         List<String> operands = new ArrayList<>();
         for (String i : inputs) {
             if (isConst(i)) {
@@ -486,6 +530,32 @@ public final class ImportContext {
             }
         }
         addNode(node == null ? out : nodeName(out), layer, operands, out, parameterNames);
+        if (bytes != null) byteTypes.put(out, bytes);
+    }
+
+    /**
+     * Checks the layer may read 8-bit integer values (carried as floats): a DequantizeLinear, or an operation that only
+     * moves values (its output then holds the same integers: the type returned). Arithmetic would compute in float
+     * what ONNX computes in integers (division, overflow), so it is refused. Null when no input holds integers.
+     */
+    private OnnxDataType byteInputType(Layer layer, List<String> inputs) {
+        OnnxDataType t = null;
+        for (String i : inputs) {
+            OnnxDataType ti = isConst(i) ? null : byteTypes.get(i);
+            if (ti == null) continue;
+            if (layer instanceof DequantizeLinear) return null;
+            boolean moves = layer instanceof Reshape || layer instanceof Transpose || layer instanceof Flatten
+                    || layer instanceof MaxPool2d || layer instanceof Slice || layer instanceof Concat;
+            if (!moves || (t != null && t != ti)) {
+                throw unsupported(layer.kind() + " of " + ti + " values (convnet computes on 8-bit integers only"
+                        + " through DequantizeLinear, which makes them floats)");
+            }
+            t = ti;
+        }
+        if (t != null && inputs.stream().anyMatch(i -> isConst(i) || byteTypes.get(i) != byteTypes.get(inputs.getFirst()))) {
+            throw unsupported(layer.kind() + " of " + t + " values mixed with other values");
+        }
+        return t;
     }
 
     /**

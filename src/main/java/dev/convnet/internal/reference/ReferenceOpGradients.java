@@ -58,6 +58,9 @@ final class ReferenceOpGradients {
             case Reduce r -> reduce(r, in, output);
             case Softmax _ -> softmax(AxisSoftmax.of(AxisSoftmax.Function.SOFTMAX, 1, false), in);
             case AxisSoftmax s -> softmax(s, in);
+            case dev.convnet.layer.QuantizeLinear _, dev.convnet.layer.DequantizeLinear _ -> throw new UnsupportedOperationException(
+                    "the reference backend cannot train " + layer.kind() + ": a graph in Q/DQ form (quantized) has no gradients"
+                    + " (straight-through estimation is not implemented); train the float graph, then quantize it");
             default -> throw new UnsupportedOperationException("the reference backend cannot train " + layer.kind());
         };
         return new OpKernel(forward, backward);

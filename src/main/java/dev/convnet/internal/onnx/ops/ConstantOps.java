@@ -4,6 +4,12 @@ import dev.convnet.internal.onnx.Const;
 import dev.convnet.internal.onnx.ConverterRegistry;
 import dev.convnet.internal.onnx.ImportContext;
 import dev.convnet.onnx.OnnxAttribute;
+import dev.convnet.layer.Activation;
+import dev.convnet.layer.Binary;
+import dev.convnet.layer.QuantParams;
+import dev.convnet.layer.QuantizeLinear;
+import dev.convnet.layer.Reshape;
+import dev.convnet.layer.Unary;
 import dev.convnet.onnx.OnnxDataType;
 import dev.convnet.onnx.OnnxTensor;
 
@@ -95,15 +101,50 @@ final class ConstantOps {
         cx.define(cx.out(), Const.longs(new long[] {v.length}, v));
     }
 
-    /** Cast: to float32 at run time is the value itself; known values convert between float and integer types. */
+    /**
+     * A run-time Cast of floats to INT8 or UINT8: truncation toward zero, {@code floor(relu(x)) − floor(relu(−x))},
+     * then saturation to the type (ONNX leaves out-of-range values undefined) by a QuantizeLinear of scale 1.
+     */
+    private static void castToBytes(ImportContext cx, String x, OnnxDataType target) {
+        String out = cx.out();
+        String pos = cx.fresh(out + "/positive");
+        cx.emit(pos, Activation.relu(), x);
+        String up = cx.fresh(out + "/positive_floor");
+        cx.emit(up, Unary.of(Unary.Function.FLOOR), pos);
+        String neg = cx.fresh(out + "/negated");
+        cx.emit(neg, Unary.of(Unary.Function.NEG), x);
+        String negPos = cx.fresh(out + "/negative");
+        cx.emit(negPos, Activation.relu(), neg);
+        String down = cx.fresh(out + "/negative_floor");
+        cx.emit(down, Unary.of(Unary.Function.FLOOR), negPos);
+        String trunc = cx.fresh(out + "/truncated");
+        cx.emit(trunc, Binary.of(Binary.Op.SUB), up, down);
+        QuantParams.Type t = target == OnnxDataType.INT8 ? QuantParams.Type.INT8 : QuantParams.Type.UINT8;
+        cx.emit(out, QuantizeLinear.of(QuantParams.perTensor(1f, 0, t)), trunc);
+        cx.setByteType(out, target);
+    }
+
+    /**
+     * Cast: to float32 at run time is the value itself (8-bit integers are already carried as floats); to INT8 or
+     * UINT8 at run time truncates and saturates; known values convert between float and integer types.
+     */
     private static void cast(ImportContext cx) {
         int to = (int) cx.attrInt("to", 0);
         OnnxDataType target = OnnxDataType.fromCode(to);
         String x = cx.in(0);
         Const c = cx.constant(x);
         if (c == null) {
-            if (target == OnnxDataType.FLOAT) {
+            if (target == OnnxDataType.FLOAT && cx.elementType(x) != OnnxDataType.FLOAT) {
+                cx.emit(cx.out(), Reshape.identity(), x); // 8-bit integers, exact as floats: a new FLOAT value
+                cx.setFloatType(cx.out());
+                return;
+            }
+            if (target == OnnxDataType.FLOAT || target == cx.elementType(x)) {
                 cx.alias(cx.out(), x);
+                return;
+            }
+            if (target == OnnxDataType.INT8 || target == OnnxDataType.UINT8) {
+                castToBytes(cx, x, target);
                 return;
             }
             throw cx.unsupported("Cast to " + target + " at run time");

@@ -124,17 +124,23 @@ final class GemmOps {
     }
 
     private static void matMul(ImportContext cx) {
-        String a = cx.in(0);
-        String b = cx.in(1);
+        matMul(cx, cx.in(0), cx.in(1), cx.out());
+    }
+
+    /**
+     * {@code out = a·b}: a {@link Linear} for a 2-D run-time {@code a} times a constant 2-D float {@code b}, else a
+     * {@link MatMul} node. Shared with QLinearMatMul.
+     */
+    static void matMul(ImportContext cx, String a, String b, String out) {
         if (isFloatMatrix(cx, b) && !cx.isConst(a) && cx.shapeOf(a).rank() == 2) {
             Const bc = cx.constant(b);
             int d = (int) bc.dims()[0];
             int k = (int) bc.dims()[1];
             float[] w = new float[k * d];
             for (int o = 0; o < k; o++) for (int i = 0; i < d; i++) w[o * d + i] = bc.f()[i * k + o];
-            cx.emit(cx.out(), Linear.of(d, k, w, null), a);
+            cx.emit(out, Linear.of(d, k, w, null), a);
             return;
         }
-        cx.emit(cx.out(), new MatMul(), a, b);
+        cx.emit(out, new MatMul(), a, b);
     }
 }

@@ -27,5 +27,6 @@ public final class StandardConverters {
         ReduceOps.register(registry);
         GatherOps.register(registry);
         SliceOps.register(registry);
+        QuantOps.register(registry);
     }
 }
