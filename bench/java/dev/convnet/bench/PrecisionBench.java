@@ -11,6 +11,7 @@ import dev.convnet.net.SessionOptions;
 import dev.convnet.onnx.OnnxGraph;
 import dev.convnet.onnx.OnnxImporter;
 import dev.convnet.onnx.OnnxTensor;
+import dev.convnet.quant.PostTrainingQuantizer;
 import dev.convnet.shape.Shape;
 
 import java.io.IOException;
@@ -28,15 +29,17 @@ import java.util.Map;
 import java.util.function.Function;
 
 /**
- * FP32 against bf16 (and int8) inference on oneDNN, accuracy and speed in one run:
+ * FP32 against bf16 and int8 inference on oneDNN, accuracy and speed in one run (int8: the FP32 graph quantized by
+ * {@link PostTrainingQuantizer} with min/max calibration, run in Q/DQ form, which oneDNN lowers to int8 primitives):
  * <ul>
  *   <li>accuracy on real labels: the Fashion-MNIST network {@code convnet train} saved, on the 10,000 test images, in
  *       each precision, with the top-1 agreement with FP32;</li>
  *   <li>ResNet-18 and MobileNetV2 (the exported models, batch 8): time per run in each precision (the sessions
  *       alternate, median of {@code --iters}), and the top-5 overlap with FP32 on the exported inputs.</li>
  * </ul>
- * Prints {@code summary bf16_vs_fp32=} (ResNet-18 batch 8, FP32 time / bf16 time) and {@code summary
- * bf16_top1_agreement=} (Fashion-MNIST), writes {@code precision.json} and {@code precision.md} into {@code --out}
+ * Prints {@code summary bf16_vs_fp32=} and {@code summary int8_vs_fp32=} (ResNet-18 batch 8, FP32 time / bf16 or
+ * int8 time), {@code summary bf16_top1_agreement=} and {@code summary int8_accuracy_drop=} (Fashion-MNIST: FP32
+ * accuracy − int8 accuracy), writes {@code precision.json} and {@code precision.md} into {@code --out}
  * and, with {@code --report DIR}, appends the section to {@code DIR/report.md}.
  *
  * <p>Usage: {@code PrecisionBench --model FILE.onnx [--models-dir target/models] [--threads N] [--iters N] [--out DIR]
@@ -59,7 +62,7 @@ public final class PrecisionBench {
         SessionOptions fp32 = SessionOptions.defaults().withBackend(BackendKind.ONEDNN).withThreads(threads);
 
         Map<String, String> summary = new LinkedHashMap<>();
-        StringBuilder md = new StringBuilder("\n## Precision: FP32, bf16 on oneDNN (issue 13)\n\n");
+        StringBuilder md = new StringBuilder("\n## Precision: FP32, bf16 and int8 on oneDNN (issue 13)\n\n");
         List<String> json = new ArrayList<>();
 
         // Accuracy on real labels.
@@ -72,9 +75,14 @@ public final class PrecisionBench {
                 throw new java.io.UncheckedIOException(e);
             }
         };
+        // int8: post-training static quantization (min/max) calibrated on the first 2,000 training images.
+        Dataset calibration = FashionMnist.train().subset(java.util.stream.IntStream.range(0, 2000).toArray());
+        Shape calibrationShape = batchShape(100, test.imageShape());
+        Graph int8 = PostTrainingQuantizer.minMax().quantize(fashion.apply(calibrationShape), calibration, 100).graph();
         List<Variant> variants = List.of(
                 new Variant("fp32", s -> fashion.apply(s).compile(s, fp32)),
-                new Variant("bf16", s -> fashion.apply(s).compile(s, fp32.withPrecision(Precision.BF16))));
+                new Variant("bf16", s -> fashion.apply(s).compile(s, fp32.withPrecision(Precision.BF16))),
+                new Variant("int8", s -> int8.compile(s, fp32)));
         Map<String, int[]> predictions = new LinkedHashMap<>();
         for (Variant v : variants) predictions.put(v.name(), predict(v, test));
         int[] ref = predictions.get("fp32");
@@ -90,6 +98,8 @@ public final class PrecisionBench {
             System.out.printf(Locale.ROOT, "fashion-mnist %-5s accuracy %.4f, top-1 agreement with fp32 %.4f%n", e.getKey(), acc, agree);
         }
         summary.put("bf16_top1_agreement", String.format(Locale.ROOT, "%.4f", agreement(predictions.get("bf16"), ref)));
+        double int8Drop = accuracy(ref, test.labels()) - accuracy(predictions.get("int8"), test.labels());
+        summary.put("int8_accuracy_drop", String.format(Locale.ROOT, "%.4f", int8Drop));
 
         // Speed and top-5 overlap on the exported models at batch 8.
         md.append(String.format(Locale.ROOT, "%nExported models at batch 8, %d threads, oneDNN: ms per run (median of %d,"
@@ -104,8 +114,12 @@ public final class PrecisionBench {
             OnnxGraph g = OnnxImporter.load(onnx);
             float[] x = OnnxTensor.read(modelsDir.resolve(name + "_b8_input.pb")).floats();
             Shape in = g.inputShapes().values().iterator().next();
+            // int8: calibrated (min/max) on the exported input itself: the top-5 overlap is then an upper bound of
+            // what unseen inputs would give.
+            Graph q = PostTrainingQuantizer.minMax().quantize(g.graph(), in, List.of(x)).graph();
             List<Variant> vs = List.of(new Variant("fp32", s -> g.graph().compile(s, fp32)),
-                    new Variant("bf16", s -> g.graph().compile(s, fp32.withPrecision(Precision.BF16))));
+                    new Variant("bf16", s -> g.graph().compile(s, fp32.withPrecision(Precision.BF16))),
+                    new Variant("int8", s -> q.compile(s, fp32)));
             Map<String, Long> medians = new LinkedHashMap<>();
             Map<String, float[]> outputs = new LinkedHashMap<>();
             time(vs, in, x, iters, medians, outputs);
@@ -120,6 +134,7 @@ public final class PrecisionBench {
                 System.out.printf(Locale.ROOT, "%s b8 %-5s %8.2f ms  speed-up %.2f  top-5 overlap %.3f%n", name, p, medians.get(p) / 1e6,
                         speedup, overlap);
                 if (name.equals("resnet18") && p.equals("bf16")) summary.put("bf16_vs_fp32", String.format(Locale.ROOT, "%.3f", speedup));
+                if (name.equals("resnet18") && p.equals("int8")) summary.put("int8_vs_fp32", String.format(Locale.ROOT, "%.3f", speedup));
             }
         }
         md.append('\n');
@@ -132,6 +147,13 @@ public final class PrecisionBench {
             Files.writeString(report, (Files.exists(report) ? Files.readString(report) : "") + md);
         }
         for (var e : summary.entrySet()) System.out.println("summary " + e.getKey() + "=" + e.getValue());
+    }
+
+    static Shape batchShape(int n, Shape image) {
+        int[] dims = new int[image.rank() + 1];
+        dims[0] = n;
+        for (int i = 0; i < image.rank(); i++) dims[i + 1] = image.dim(i);
+        return Shape.of(dims);
     }
 
     /** The top-1 class of every test image, in batches of 100. */
@@ -147,10 +169,7 @@ public final class PrecisionBench {
                 float[] x = new float[n * d.imageSize()];
                 int[] y = new int[n];
                 bs.fill(b, x, y);
-                int[] dims = new int[d.imageShape().rank() + 1];
-                dims[0] = n;
-                for (int i = 0; i < d.imageShape().rank(); i++) dims[i + 1] = d.imageShape().dim(i);
-                Session s = sessions.computeIfAbsent(n, m -> v.compile().apply(Shape.of(dims)));
+                Session s = sessions.computeIfAbsent(n, m -> v.compile().apply(batchShape(m, d.imageShape())));
                 float[] scores = s.run(x);
                 int k = scores.length / n;
                 for (int i = 0; i < n; i++) pred[at++] = argmax(scores, i * k, k);
