@@ -76,7 +76,7 @@ final class OneDnnPlan {
      * A tensor during compilation: its layout, where it lives, which step writes it (-1: the caller), and how many
      * readers are still to come (its slot is freed when none are left).
      */
-    private static final class Act {
+    static final class Act {
         final MemorySegment md;
         final Slot slot;
         final Shape shape;
@@ -172,6 +172,12 @@ final class OneDnnPlan {
     final boolean channelsLast;
 
     private final Primitives prims;
+    /** The int8 lowering of Q/DQ patterns (null with fusion off). */
+    private final Int8Lowering int8;
+
+    Primitives prims() {
+        return prims;
+    }
     private final JavaNodes javaKernels;
     /** Where constants live when they are shared with other plans, or null for the plan's own arena. */
     private final WeightCache weights;
@@ -207,6 +213,8 @@ final class OneDnnPlan {
     OneDnnPlan(NativeScope scope, List<PlanNode> nodes, LinkedHashMap<String, Shape> inputs,
                Map<String, ConstantTensor> constants, List<String> outputs, int threads, boolean fusion,
                boolean channelsLast, JavaNodes javaKernels, WeightCache weights, List<MemorySegment> shared) {
+        this.int8 = fusion ? new Int8Lowering(this, nodes, outputs) : null;
+        if (int8 != null) nodes = int8.nodes(); // Q/DQ patterns become single int8 nodes
         this.weights = weights;
         this.shared = shared;
         this.channelsLast = channelsLast;
@@ -239,6 +247,11 @@ final class OneDnnPlan {
         for (int i = 0; i < nodes.size(); i++) {
             if (absorbed[i]) continue;
             PlanNode node = nodes.get(i);
+            Act lowered = int8 == null ? null : int8.compile(i, node);
+            if (lowered != null) {
+                publish(node.output(), lowered);
+                continue;
+            }
             Layer layer = node.layer();
             String name = node.name();
             String out = node.output();
@@ -285,12 +298,7 @@ final class OneDnnPlan {
             } else {
                 result = javaNode(name, layer, ins, outShape, "Java (no oneDNN primitive for " + layer.kind() + " here)");
             }
-            result.uses = uses.getOrDefault(out, 0);
-            acts.put(out, result);
-            if (result.uses == 0) {
-                result.uses = 1;
-                done(result);
-            }
+            publish(out, result);
         }
         k = 0;
         for (String o : outputs) {
@@ -313,6 +321,16 @@ final class OneDnnPlan {
             } else {
                 reorder("output " + o, cur, md, user);
             }
+        }
+    }
+
+    /** Makes {@code result} the tensor {@code out}, with one use per reader still to come (freed now if none). */
+    private void publish(String out, Act result) {
+        result.uses = uses.getOrDefault(out, 0);
+        acts.put(out, result);
+        if (result.uses == 0) {
+            result.uses = 1;
+            done(result);
         }
     }
 
@@ -346,7 +364,7 @@ final class OneDnnPlan {
         return cs.size() == 1 && uses.getOrDefault(tensor, 0) == 1 ? cs.get(0) : -1;
     }
 
-    private Act act(String tensor) {
+    Act act(String tensor) {
         Act a = acts.get(tensor);
         if (a == null) throw new IllegalStateException("tensor '" + tensor + "' is read before it is computed");
         return a;
@@ -369,7 +387,7 @@ final class OneDnnPlan {
     }
 
     /** A buffer for a new tensor: a free one if any (its size grows to fit), else a new one. */
-    private Slot acquire() {
+    Slot acquire() {
         Slot s = free.poll();
         if (s == null) {
             s = new Slot(Slot.BUFFER, buffers.size());
@@ -379,7 +397,7 @@ final class OneDnnPlan {
     }
 
     /** One reader of {@code act} has been compiled; when it was the last, the buffer can be reused. */
-    private void done(Act act) {
+    void done(Act act) {
         if (--act.uses > 0) return;
         if (--act.slot.refs == 0 && act.slot.kind == Slot.BUFFER) free.push(act.slot);
     }
@@ -399,7 +417,7 @@ final class OneDnnPlan {
      * Records {@code step}, which reads {@code srcs} (each read counted once) and writes a new tensor into {@code dst}:
      * sizes the slots and the scratchpad, and frees the sources' buffers whose last reader this was.
      */
-    private Act record(Step step, List<Act> srcs, MemorySegment dstMd, Slot dst, Shape dstShape) {
+    Act record(Step step, List<Act> srcs, MemorySegment dstMd, Slot dst, Shape dstShape) {
         step.srcSlots = srcs.stream().map(Act::slot).toArray(Slot[]::new);
         step.srcMds = srcs.stream().map(Act::md).toArray(MemorySegment[]::new);
         steps.add(step);
@@ -412,25 +430,25 @@ final class OneDnnPlan {
     }
 
     /** The scratchpad a primitive descriptor asks for, or null if none. */
-    private static MemorySegment scratchpadOf(MemorySegment pd) {
+    static MemorySegment scratchpadOf(MemorySegment pd) {
         MemorySegment scratch = Primitives.queryMd(pd, dnnl_query_scratchpad_md());
         return scratch.equals(MemorySegment.NULL) || MemoryFormats.bytes(scratch) == 0 ? null : scratch;
     }
 
     /** {@code src + src → dst} in oneDNN's layout notation, for the plan. */
     private static String formats(List<Act> srcs, MemorySegment dstMd) {
-        return String.join(" + ", srcs.stream().map(a -> MemoryFormats.describe(a.md())).toList()) + " → "
-                + MemoryFormats.describe(dstMd);
+        return String.join(" + ", srcs.stream().map(a -> Int8Lowering.describe(a.md())).toList()) + " → "
+                + Int8Lowering.describe(dstMd);
     }
 
     /** Adds a reorder of {@code from} into layout {@code md} in {@code slot}. */
-    private Act reorder(String why, Act from, MemorySegment md, Slot slot) {
+    Act reorder(String why, Act from, MemorySegment md, Slot slot) {
         MemorySegment pd = prims.reorder(why, from.md(), md, prims.attr(List.of()));
         return addPrimitive("reorder (" + why + ")", "reorder", pd, from, md, slot, from.shape(), List.of(), "");
     }
 
     /** Brings {@code cur} into layout {@code md}, adding a reorder only if the layouts differ. */
-    private Act into(String why, Act cur, MemorySegment md) {
+    Act into(String why, Act cur, MemorySegment md) {
         return MemoryFormats.same(cur.md(), md) ? cur : reorder(why, cur, md, acquire());
     }
 
