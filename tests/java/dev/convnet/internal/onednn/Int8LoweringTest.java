@@ -174,7 +174,7 @@ class Int8LoweringTest {
             int k = new int[] {1, 3, 5}[r.nextInt(3)];
             int stride = 1 + r.nextInt(2), pad = r.nextInt(3);
             int kind = r.nextInt(3); // 0 dense, 1 depthwise, 2 two groups
-            int ic = 1 + r.nextInt(kind == 2 ? 32 : 64);
+            int ic = r.nextInt(4) == 0 ? 1 + r.nextInt(3) : 1 + r.nextInt(kind == 2 ? 32 : 64);
             int oc = 1 + r.nextInt(64);
             int groups = 1;
             if (kind == 1) {
@@ -205,6 +205,23 @@ class Int8LoweringTest {
                     oc, groups, hgt, wid, k, stride, pad, relu, inType, g.paramsOf(xq[0]), outType, g.paramsOf(yq[0]));
             String plan = compare(g, List.of(yq[0]), yq[1], g.paramsOf(yq[0]), what);
             assertEquals(1, int8Steps(plan, "convolution"), what + ": no int8 convolution in the plan\n" + plan);
+        }
+    }
+
+    /** oneDNN #5080 through the plan: one input channel, width padding, NHWC int8 (see Int8PaddedColumnsTest). */
+    @Test
+    void oneInputChannelWithWidthPaddingAvoidsTheFaultyBrgemmKernel() {
+        SplittableRandom r = new SplittableRandom(5080);
+        for (int stride = 1; stride <= 2; stride++) {
+            Shape in = Shape.of(1, 1, 12, 17);
+            QdqGraph g = new QdqGraph(in, random(r, (int) in.elementCount(), -1, 1));
+            String[] x = g.quantize("x", QuantParams.Type.INT8, true);
+            String c = g.node(Conv2d.builder(1, 8, 2, 3).stride(stride).padding(Padding.explicit2d(0, 1, 0, 1))
+                    .weights(ruleWeights(r, 8, 6)).bias(random(r, 8, -0.1, 0.1)).build(), x[1]);
+            String[] y = g.quantize(c, QuantParams.Type.INT8, false);
+            String plan = compare(g, List.of(y[0]), y[1], g.paramsOf(y[0]), "ic1 width-padded, stride " + stride);
+            assertEquals(1, int8Steps(plan, "convolution"), plan);
+            assertFalse(plan.lines().anyMatch(l -> l.contains(" convolution ") && l.contains("brg_conv_fwd")), plan);
         }
     }
 
@@ -297,6 +314,31 @@ class Int8LoweringTest {
             assertTrue(plan.lines().anyMatch(l -> l.contains(" convolution ") && l.contains("sum(")), plan);
             assertFalse(plan.contains(" binary "), plan);
         }
+    }
+
+    /** A ResNet downsampling block: the residual is a 1×1 stride-2 convolution's s8 output; the block's output is u8. */
+    @Test
+    void downsamplingResidualOfAnotherTypeIsSummedInPlace() {
+        SplittableRandom r = new SplittableRandom(21);
+        Shape in = Shape.of(2, 8, 9, 9);
+        QdqGraph g = new QdqGraph(in, random(r, (int) in.elementCount(), 0, 1));
+        String[] x = g.quantize("x", QuantParams.Type.UINT8, true);
+        String ds = g.node(Conv2d.builder(8, 16, 1).stride(2).weights(ruleWeights(r, 16, 8)).withoutBias().build(), x[1]);
+        String dsBn = g.node(BatchNorm.of(random(r, 16, 0.5, 1.5), random(r, 16, -0.2, 0.2), random(r, 16, -0.1, 0.1),
+                random(r, 16, 0.5, 2), 1e-5), ds);
+        String[] d = g.quantize(dsBn, QuantParams.Type.INT8, false);
+        String c1 = g.node(Conv2d.builder(8, 16, 3).stride(2).padding(Padding.symmetric(1)).weights(ruleWeights(r, 16, 72))
+                .withoutBias().build(), x[1]);
+        String r1 = g.node(Activation.relu(), c1);
+        String[] a = g.quantize(r1, QuantParams.Type.UINT8, true);
+        String c2 = g.node(Conv2d.builder(16, 16, 3).padding(Padding.same()).weights(ruleWeights(r, 16, 144))
+                .bias(random(r, 16, -0.1, 0.1)).build(), a[1]);
+        String sum = g.node(Binary.add(), d[1], c2);
+        String relu = g.node(Activation.relu(), sum);
+        String[] y = g.quantize(relu, QuantParams.Type.UINT8, true);
+        String plan = compare(g, List.of(d[0], a[0], y[0]), y[1], g.paramsOf(y[0]), "downsampling residual");
+        assertEquals(3, int8Steps(plan, "convolution"), plan);
+        assertTrue(plan.lines().anyMatch(l -> l.contains(" convolution ") && l.contains("sum(") && l.contains("INT8")), plan);
     }
 
     /** ONNX Runtime's Q/DQ style: each convolution quantized, then Q(DQ(a) + DQ(b)) → relu → Q: an int8 binary. */

@@ -606,15 +606,15 @@ final class Int8Lowering {
         MemorySegment bMd = md(new long[] {oc}, dnnl_f32(), dnnl_a());
         MemorySegment dstAny;
         if (sumInto != null) {
-            // The destination is the residual's buffer, in its layout, seen with the output's data type.
+            // The destination is the residual's buffer, in its layout; with another 8-bit type the convolution writes
+            // its own type over the same bytes (the sum post-op reads them with the residual's type), which needs a
+            // plain NHWC layout to describe both.
             dstAny = sumInto.md();
             if (dataTypeOf(dstAny) != dstDt) {
                 long[] dims = MemoryFormats.dims(dstAny);
-                Act re = plan.reorder("residual in the output's layout", sumInto,
-                        md(dims, dataTypeOf(dstAny), tag(dims.length, true)), plan.acquire());
-                sumInto = re;
+                MemorySegment nhwc = md(dims, dataTypeOf(dstAny), tag(dims.length, true));
+                if (!MemoryFormats.same(nhwc, dstAny)) sumInto = plan.reorder("residual as NHWC", sumInto, nhwc, plan.acquire());
                 dstAny = md(dims, dstDt, tag(dims.length, true));
-                // the sum reads the same bytes with the residual's own type (post-op data type)
             }
         } else {
             dstAny = md(OneDnnPlan.longs(outShape), dstDt, dnnl_format_tag_any());
@@ -623,6 +623,7 @@ final class Int8Lowering {
         long[] padL = {h.padBefore(), w.padBefore()}, padR = {h.padAfter(), w.padAfter()};
         MemorySegment pd = plan.prims().convolution(name, srcAny, wAny, bMd, dstAny, strides, dil, padL, padR, attr,
                 conv.inChannels() / groups == 1, kernel);
+        if (pd != null) pd = Int8ConvWorkaround.avoid(plan.prims(), pd, name, conv.inChannels(), groups, padL, padR);
         if (pd == null) {
             throw new IllegalStateException(name + ": oneDNN 3.8.1 offers no usable int8 convolution for this geometry");
         }
