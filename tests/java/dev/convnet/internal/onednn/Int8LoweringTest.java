@@ -341,6 +341,64 @@ class Int8LoweringTest {
         assertTrue(plan.lines().anyMatch(l -> l.contains(" convolution ") && l.contains("sum(") && l.contains("INT8")), plan);
     }
 
+    /** Per-channel quantize and dequantize of an activation: reorders with a scale mask, then the FP32 path. */
+    @Test
+    void perChannelQuantizeAndDequantizeAreReorders() {
+        SplittableRandom r = new SplittableRandom(17);
+        Shape in = Shape.of(2, 4, 5, 6);
+        float[] x = random(r, (int) in.elementCount(), -1, 1);
+        QuantParams p = QuantParams.perChannelSymmetric(new float[] {0.01f, 0.02f, 0.005f, 0.008f}, 1);
+        Graph g = Graph.builder().input("x").node("q", QuantizeLinear.of(p), "x").node("dq", DequantizeLinear.of(p), "q")
+                .node("y", Conv2d.builder(4, 3, 3).padding(Padding.same()).weights(random(r, 108, -1, 1)).withoutBias().build(), "dq")
+                .output("q", "y").build();
+        Map<String, float[]> ref, dnn;
+        String plan;
+        try (Session s = g.compile(in, REFERENCE)) {
+            ref = s.run(Map.of("x", x));
+        }
+        try (Session s = g.compile(in, ONEDNN)) {
+            dnn = s.run(Map.of("x", x));
+            plan = s.plan();
+        }
+        assertArrayEquals(ref.get("q"), dnn.get("q"), plan); // a reorder rounds half to even too
+        float[] a = ref.get("y"), b = dnn.get("y");
+        for (int i = 0; i < a.length; i++) assertEquals(a[i], b[i], 1e-4, "y[" + i + "]\n" + plan);
+        assertTrue(plan.contains("abcd → s8:acdb"), plan);
+        assertTrue(plan.contains("s8:acdb → abcd"), plan);
+        assertFalse(plan.contains("java kernel"), plan);
+    }
+
+    /** The weight rule applied again: exact for weights made by it, within max|w_c|/254 for others. */
+    @Test
+    void weightRuleRecoversRuleWeightsAndBoundsOthers() {
+        SplittableRandom r = new SplittableRandom(3);
+        int channels = 7, per = 50;
+        float[] rule = ruleWeights(r, channels, per);
+        Object[] q = Int8Lowering.quantizeWeights(rule, channels);
+        float[] scales = (float[]) q[0];
+        byte[] wq = (byte[]) q[1];
+        for (int c = 0; c < channels; c++) {
+            for (int k = 0; k < per; k++) {
+                float w = rule[c * per + k];
+                assertEquals(w, wq[c * per + k] * scales[c], Math.ulp(w) * 2 + 1e-12, "weight " + c + "," + k);
+            }
+        }
+        float[] any = random(r, channels * per, -1, 1);
+        java.util.Arrays.fill(any, 0, per, 0f); // a channel of zeros: scale 1, all zero
+        q = Int8Lowering.quantizeWeights(any, channels);
+        scales = (float[]) q[0];
+        wq = (byte[]) q[1];
+        assertEquals(1f, scales[0]);
+        for (int c = 0; c < channels; c++) {
+            float max = 0;
+            for (int k = 0; k < per; k++) max = Math.max(max, Math.abs(any[c * per + k]));
+            for (int k = 0; k < per; k++) {
+                assertTrue(Math.abs(any[c * per + k] - wq[c * per + k] * scales[c]) <= max / 254 * (1 + 1e-6f),
+                        "weight " + c + "," + k);
+            }
+        }
+    }
+
     /** ONNX Runtime's Q/DQ style: each convolution quantized, then Q(DQ(a) + DQ(b)) → relu → Q: an int8 binary. */
     @Test
     void quantizedAddOfTwoInt8TensorsRunsAsInt8Binary() {
