@@ -127,6 +127,10 @@ class Int8LoweringTest {
         }
     }
 
+    /** Quantized outputs compared, and how many of them were one step off the reference. */
+    static final java.util.concurrent.atomic.AtomicLong COMPARED = new java.util.concurrent.atomic.AtomicLong(),
+            OFF_BY_ONE = new java.util.concurrent.atomic.AtomicLong();
+
     /** Runs {@code g} on both backends; checks the bound on quantized and dequantized outputs; returns the oneDNN plan. */
     static String compare(QdqGraph qg, List<String> quantized, String dequantized, QuantParams outParams, String what) {
         List<String> outs = new ArrayList<>(quantized);
@@ -143,7 +147,9 @@ class Int8LoweringTest {
         }
         for (String q : quantized) {
             float[] a = ref.get(q), b = dnn.get(q);
+            COMPARED.addAndGet(a.length);
             for (int i = 0; i < a.length; i++) {
+                if (a[i] != b[i]) OFF_BY_ONE.incrementAndGet();
                 assertEquals(Math.rint(b[i]), b[i], what + ": " + q + "[" + i + "] is not an integer");
                 if (Math.abs(a[i] - b[i]) > 1) {
                     fail(what + ": quantized " + q + "[" + i + "] reference " + a[i] + ", oneDNN " + b[i]
@@ -170,6 +176,8 @@ class Int8LoweringTest {
     @Test
     void randomConvolutionGeometriesMatchTheReferenceWithinOneStep() {
         SplittableRandom r = new SplittableRandom(20261201);
+        COMPARED.set(0);
+        OFF_BY_ONE.set(0);
         for (int t = 0; t < 36; t++) {
             int k = new int[] {1, 3, 5}[r.nextInt(3)];
             int stride = 1 + r.nextInt(2), pad = r.nextInt(3);
@@ -206,6 +214,8 @@ class Int8LoweringTest {
             String plan = compare(g, List.of(yq[0]), yq[1], g.paramsOf(yq[0]), what);
             assertEquals(1, int8Steps(plan, "convolution"), what + ": no int8 convolution in the plan\n" + plan);
         }
+        System.out.printf("int8 convolutions: %d of %d quantized outputs one step off the reference%n", OFF_BY_ONE.get(),
+                COMPARED.get());
     }
 
     /** oneDNN #5080 through the plan: one input channel, width padding, NHWC int8 (see Int8PaddedColumnsTest). */
@@ -399,6 +409,24 @@ class Int8LoweringTest {
         }
     }
 
+    /** Operations with no int8 lowering between a DQ and a Q: dequantizing reorder, FP32 primitives, quantizing reorder. */
+    @Test
+    void operationsWithoutInt8LoweringRunInFp32BetweenReorders() {
+        SplittableRandom r = new SplittableRandom(23);
+        Shape in = Shape.of(2, 6, 5, 5);
+        QdqGraph g = new QdqGraph(in, random(r, (int) in.elementCount(), -3, 3));
+        String[] x = g.quantize("x", QuantParams.Type.INT8, false);
+        String sig = g.node(Activation.sigmoid(), x[1]);
+        String[] s1 = g.quantize(sig, QuantParams.Type.UINT8, false);
+        String c = g.node(Conv2d.builder(6, 4, 3).weights(ruleWeights(r, 4, 54)).bias(random(r, 4, -0.1, 0.1)).build(), s1[1]);
+        String tanh = g.node(Activation.tanh(), c);
+        String[] y = g.quantize(tanh, QuantParams.Type.INT8, false);
+        String plan = compare(g, List.of(s1[0], y[0]), y[1], g.paramsOf(y[0]), "sigmoid and tanh around an int8 convolution");
+        assertTrue(plan.lines().anyMatch(l -> l.contains(" eltwise ") && !l.contains("8:")), plan); // the FP32 sigmoid
+        assertEquals(1, int8Steps(plan, "convolution"), plan); // tanh became the convolution's post-op, output u8/s8
+        assertFalse(plan.contains("java kernel"), plan);
+    }
+
     /** ONNX Runtime's Q/DQ style: each convolution quantized, then Q(DQ(a) + DQ(b)) → relu → Q: an int8 binary. */
     @Test
     void quantizedAddOfTwoInt8TensorsRunsAsInt8Binary() {
@@ -415,5 +443,25 @@ class Int8LoweringTest {
         String plan = compare(g, List.of(cq[0], y[0]), y[1], g.paramsOf(y[0]), "int8 add");
         assertEquals(1, int8Steps(plan, "convolution"), plan);
         assertEquals(1, int8Steps(plan, "binary"), plan);
+    }
+
+    /** Q(DQ(a) + DQ(b)) → DQ → ReLU → Q(u8, zero point 0): int8 binary, then a requantizing reorder for the ReLU. */
+    @Test
+    void reluBetweenDequantizeAndQuantizeIsARequantizingReorder() {
+        SplittableRandom r = new SplittableRandom(29);
+        Shape in = Shape.of(2, 8, 6, 6);
+        QdqGraph g = new QdqGraph(in, random(r, (int) in.elementCount(), -1, 1));
+        String[] x = g.quantize("x", QuantParams.Type.INT8, false);
+        String c = g.node(Conv2d.builder(8, 8, 3).padding(Padding.same()).weights(ruleWeights(r, 8, 72))
+                .bias(random(r, 8, -0.1, 0.1)).build(), x[1]);
+        String[] cq = g.quantize(c, QuantParams.Type.INT8, false);
+        String sum = g.node(Binary.add(), cq[1], x[1]);
+        String[] sq = g.quantize(sum, QuantParams.Type.INT8, false);
+        String relu = g.node(Activation.relu(), sq[1]);
+        String[] y = g.quantize(relu, QuantParams.Type.UINT8, true);
+        String plan = compare(g, List.of(sq[0], y[0]), y[1], g.paramsOf(y[0]), "ORT-style add and relu");
+        assertEquals(1, int8Steps(plan, "binary"), plan);
+        assertTrue(plan.lines().anyMatch(l -> l.contains(" reorder ") && l.contains("s8:acdb → u8:acdb")), plan);
+        assertFalse(plan.contains(" eltwise "), plan);
     }
 }

@@ -8,6 +8,7 @@ import dev.convnet.internal.onednn.OneDnnPlan.PlanNode;
 import dev.convnet.internal.onednn.OneDnnPlan.Slot;
 import dev.convnet.internal.onednn.OneDnnPlan.Step;
 import dev.convnet.internal.onednn.Primitives.Eltwise;
+import dev.convnet.layer.Activation;
 import dev.convnet.layer.AvgPool2d;
 import dev.convnet.layer.BatchNorm;
 import dev.convnet.layer.Binary;
@@ -53,6 +54,8 @@ import java.util.Set;
  *       (average pooling that counts padding only with zero point 0).</li>
  *   <li>{@code DQ(a) + DQ(b) [→ eltwise…] → Q}: binary add with source scales; zero points and the destination scale
  *       are linear post-ops.</li>
+ *   <li>{@code DQ → ReLU → Q} with the Q's zero point at its type's minimum (ONNX Runtime's style after an Add): a
+ *       requantizing reorder, whose saturation is the ReLU.</li>
  *   <li>A remaining Q whose readers all dequantize: a reorder f32 → u8/s8 with destination scale and zero point; a
  *       remaining DQ of an int8 tensor: a reorder u8/s8 → f32 with source scale and zero point, then the FP32 path.</li>
  * </ul>
@@ -204,7 +207,22 @@ final class Int8Lowering {
             if (layer instanceof Linear) return innerProduct(i);
             if (layer instanceof MaxPool2d || layer instanceof AvgPool2d || layer instanceof GlobalPool2d) return pooling(i);
             if (layer instanceof Binary b && b.op() == Binary.Op.ADD && n.inputs().size() == 2) return add(i);
+            if (layer instanceof Activation a && a.function() == Activation.Function.RELU) return relu(i);
             return null;
+        }
+
+        /**
+         * {@code DQ → ReLU → Q} where the Q's zero point is its type's minimum (u8 with zero point 0): the Q saturates
+         * at real 0, so the ReLU is implied and the pattern is a requantizing reorder.
+         */
+        private Match relu(int i) {
+            PlanNode n = graph.get(i);
+            int d = dequantizeOfInt8(n.inputs().get(0));
+            if (d < 0) return null;
+            int q = quantizeAfter(n.output());
+            if (q < 0 || params(q).zeroPoint(0) != params(q).type().min()) return null;
+            return new Match(List.of(i, q), List.of(graph.get(d).inputs().get(0)),
+                    new Chain(n.layer(), null, List.of(), params(d), null, List.of(), params(q), "reorder"));
         }
 
         private Match convolution(int i) {
@@ -328,6 +346,7 @@ final class Int8Lowering {
                 case Conv2d conv -> convolution(node, c, conv);
                 case Linear l -> innerProduct(node, c, l);
                 case Binary b -> add(node, c);
+                case Activation a -> requantize(node, c);
                 default -> pooling(node, c);
             };
         }
@@ -380,7 +399,11 @@ final class Int8Lowering {
     /** The int8 tensor {@code name} as {@code dt}: the act itself, or (after a Java quantize) its floats converted. */
     private Act int8(String name, int dt) {
         Act a = plan.act(name);
-        if (dataTypeOf(a.md()) == dt) return a;
+        int has = dataTypeOf(a.md());
+        if (has == dt) return a;
+        if (has != dnnl_f32()) {
+            throw new IllegalStateException("tensor '" + name + "' holds data type " + has + " where " + dt + " was matched");
+        }
         // Integers carried as floats (a Q that ran on the Java kernel): an exact conversion, no scale.
         long[] dims = MemoryFormats.dims(a.md());
         return plan.reorder("to " + (dt == dnnl_s8() ? "s8" : "u8"), a, md(dims, dt, tag(dims.length, true)), plan.acquire());
@@ -742,6 +765,29 @@ final class Int8Lowering {
                 strides, kernel, new long[] {0, 0}, padL, padR, attr(List.of(), new int[0], new int[0], new int[0]));
         return addStep(name, "pooling", pd, List.of(cur), null, Primitives.queryMd(pd, dnnl_query_dst_md()),
                 plan.acquire(), outShape, List.of(), "on " + (dt == dnnl_s8() ? "s8" : "u8"));
+    }
+
+    /** {@code Q(relu(DQ(x)))} with the Q saturating at real 0: one reorder from the source's to the output's parameters. */
+    private Act requantize(PlanNode node, Chain ch) {
+        Act in = int8(node.inputs().get(0), dataType(ch.src()));
+        long[] dims = MemoryFormats.dims(in.md());
+        MemorySegment dstMd = md(dims, dataType(ch.out()), tag(dims.length, true));
+        int src = DNNL_ARG_SRC(), dst = DNNL_ARG_DST();
+        boolean srcZp = ch.src().zeroPoint(0) != 0, dstZp = ch.out().zeroPoint(0) != 0;
+        List<Integer> zps = new ArrayList<>();
+        if (srcZp) zps.add(src);
+        if (dstZp) zps.add(dst);
+        MemorySegment attr = attr(List.of(), new int[] {src, dst}, new int[] {0, 0},
+                zps.stream().mapToInt(Integer::intValue).toArray());
+        MemorySegment pd = tryReorder(in.md(), dstMd, attr);
+        if (pd == null) throw new IllegalStateException(node.name() + ": oneDNN has no requantizing reorder here");
+        List<Constant> cs = new ArrayList<>();
+        cs.add(floats(QuantAttrs.ARG_ATTR_SCALES | src, ch.src().scales()));
+        cs.add(floats(QuantAttrs.ARG_ATTR_SCALES | dst, ch.out().scales()));
+        if (srcZp) cs.add(zeroPoint(QuantAttrs.ARG_ATTR_ZERO_POINTS | src, ch.src().zeroPoint(0)));
+        if (dstZp) cs.add(zeroPoint(QuantAttrs.ARG_ATTR_ZERO_POINTS | dst, ch.out().zeroPoint(0)));
+        return addStep(node.name(), "reorder", pd, List.of(in), null, dstMd, plan.acquire(), in.shape(), cs,
+                "relu as the saturation of " + ch.out());
     }
 
     private Act add(PlanNode node, Chain ch) {

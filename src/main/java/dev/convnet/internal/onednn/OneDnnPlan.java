@@ -43,7 +43,8 @@ import java.util.Map;
  * network's input and output. Weights are reordered into the chosen layouts once, here. Convolution and inner
  * product absorb a following batch normalization (folded into the weights) and eltwise activations
  * (post-ops) unless fusion is off. Layers oneDNN has no primitive for (pooling across depth) run the Java
- * kernel, on plain layouts, and the plan says so.
+ * kernel, on plain layouts, and the plan says so. With fusion on, the quantized parts of a graph in Q/DQ form run
+ * in 8-bit integers ({@link Int8Lowering}).
  *
  * <p>Activations live in buffers planned by liveness ({@link #buffers}): a buffer is reused as soon as the
  * last reader of the tensor in it has run, so a chain needs two (ping-pong), plus the caller's input and output.
