@@ -175,10 +175,6 @@ final class OneDnnPlan {
     private final Primitives prims;
     /** The int8 lowering of Q/DQ patterns (null with fusion off). */
     private final Int8Lowering int8;
-
-    Primitives prims() {
-        return prims;
-    }
     private final JavaNodes javaKernels;
     /** Where constants live when they are shared with other plans, or null for the plan's own arena. */
     private final WeightCache weights;
@@ -363,6 +359,10 @@ final class OneDnnPlan {
     private int soleConsumer(String tensor) {
         List<Integer> cs = consumers.getOrDefault(tensor, List.of());
         return cs.size() == 1 && uses.getOrDefault(tensor, 0) == 1 ? cs.get(0) : -1;
+    }
+
+    Primitives prims() {
+        return prims;
     }
 
     Act act(String tensor) {
