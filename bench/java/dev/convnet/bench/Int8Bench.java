@@ -34,7 +34,11 @@ import java.util.SplittableRandom;
  *
  * <pre>
  *   Int8Bench [--batch 8] [--threads 2] [--iters 20] [--warmup 3] [--profile]
+ *   (after {@code make bench-classes}: java --enable-native-access=ALL-UNNAMED \
+ *      -cp target/test-classes:target/classes:$(cat target/test-classpath.txt) dev.convnet.bench.Int8Bench)
  * </pre>
+ * With {@code ONEDNN_VERBOSE=profile_exec} oneDNN prints each primitive's time per run; the minimum per primitive
+ * over the runs is the least load-dependent comparison on a shared machine.
  *
  * Prints both plans' int8 steps, the median and the fastest time per run of each with their ratios (on a shared
  * machine the fastest runs are the ones least disturbed by other load), how far the int8 logits are from the FP32

@@ -421,10 +421,22 @@ class Int8LoweringTest {
         String c = g.node(Conv2d.builder(6, 4, 3).weights(ruleWeights(r, 4, 54)).bias(random(r, 4, -0.1, 0.1)).build(), s1[1]);
         String tanh = g.node(Activation.tanh(), c);
         String[] y = g.quantize(tanh, QuantParams.Type.INT8, false);
+        // the same DQ also feeds an int8 convolution with an f32 output, which the caller reads
+        String side = g.node(Conv2d.builder(6, 2, 1).weights(ruleWeights(r, 2, 6)).withoutBias().build(), x[1]);
         String plan = compare(g, List.of(s1[0], y[0]), y[1], g.paramsOf(y[0]), "sigmoid and tanh around an int8 convolution");
         assertTrue(plan.lines().anyMatch(l -> l.contains(" eltwise ") && !l.contains("8:")), plan); // the FP32 sigmoid
-        assertEquals(1, int8Steps(plan, "convolution"), plan); // tanh became the convolution's post-op, output u8/s8
+        // tanh became the first convolution's post-op (output s8); the side convolution reads the s8 input directly
+        assertEquals(2, int8Steps(plan, "convolution"), plan);
         assertFalse(plan.contains("java kernel"), plan);
+        Graph both = g.build(side);
+        float[] ref, dnn;
+        try (Session s = both.compile(in, REFERENCE)) {
+            ref = s.run(Map.of("x", g.x)).get(side);
+        }
+        try (Session s = both.compile(in, ONEDNN)) {
+            dnn = s.run(Map.of("x", g.x)).get(side);
+        }
+        for (int i = 0; i < ref.length; i++) assertEquals(ref[i], dnn[i], 1e-5 * Math.max(1, Math.abs(ref[i])), "side[" + i + "]");
     }
 
     /** ONNX Runtime's Q/DQ style: each convolution quantized, then Q(DQ(a) + DQ(b)) → relu → Q: an int8 binary. */
