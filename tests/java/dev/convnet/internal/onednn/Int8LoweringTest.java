@@ -439,6 +439,37 @@ class Int8LoweringTest {
         for (int i = 0; i < ref.length; i++) assertEquals(ref[i], dnn[i], 1e-5 * Math.max(1, Math.abs(ref[i])), "side[" + i + "]");
     }
 
+    /** Two shapes of one Q/DQ model share their int8 weights through the weight cache, and give them back on close. */
+    @Test
+    void int8WeightsAreSharedBetweenShapesThroughTheWeightCache() {
+        SplittableRandom r = new SplittableRandom(31);
+        Shape small = Shape.of(1, 4, 8, 8), large = Shape.of(2, 4, 12, 12);
+        QdqGraph g = new QdqGraph(small, random(r, (int) small.elementCount(), -1, 1));
+        String[] x = g.quantize("x", QuantParams.Type.UINT8, false);
+        String c = g.node(Conv2d.builder(4, 32, 3).padding(Padding.same()).weights(ruleWeights(r, 32, 36))
+                .bias(random(r, 32, -0.1, 0.1)).build(), x[1]);
+        String relu = g.node(Activation.relu(), c);
+        String[] y = g.quantize(relu, QuantParams.Type.UINT8, true);
+        Graph graph = g.build(y[1]);
+        float[] xl = random(r, (int) large.elementCount(), -1, 1);
+        try (WeightCache cache = new WeightCache()) {
+            float[] got;
+            try (Session s1 = dev.convnet.internal.exec.SessionFactory.create(graph, graph.plan(small), ONEDNN, cache);
+                 Session s2 = dev.convnet.internal.exec.SessionFactory.create(graph, graph.plan(large), ONEDNN, cache)) {
+                assertEquals(1, int8Steps(s2.plan(), "convolution"), s2.plan());
+                assertTrue(cache.hits() >= 1, "hits " + cache.hits() + ", fills " + cache.fills());
+                got = s2.run(Map.of("x", xl)).get(y[1]);
+            }
+            assertEquals(0, cache.size(), "buffers still held after both sessions closed");
+            float[] ref;
+            try (Session s = graph.compile(large, REFERENCE)) {
+                ref = s.run(Map.of("x", xl)).get(y[1]);
+            }
+            float step = g.paramsOf(y[0]).scale(0) * (1 + 1e-5f);
+            for (int i = 0; i < ref.length; i++) assertTrue(Math.abs(ref[i] - got[i]) <= step, "y[" + i + "]");
+        }
+    }
+
     /** ONNX Runtime's Q/DQ style: each convolution quantized, then Q(DQ(a) + DQ(b)) → relu → Q: an int8 binary. */
     @Test
     void quantizedAddOfTwoInt8TensorsRunsAsInt8Binary() {

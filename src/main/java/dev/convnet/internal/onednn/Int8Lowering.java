@@ -464,18 +464,24 @@ final class Int8Lowering {
         return new Constant(arg, plan.scope.memory(mdv, plan.engine, buf));
     }
 
-    /** s8 weights (row-major, dims {@code dims}) laid out once in the layout {@code md} the primitive chose. */
+    /**
+     * s8 weights (row-major, dims {@code dims}) laid out once in the layout {@code md} the primitive chose, shared with
+     * the model's other plans through the plan's weight cache when it has one.
+     */
     private Constant weights(byte[] w, long[] dims, MemorySegment md) {
         MemorySegment user = md(dims, dnnl_s8(), tag(dims.length, false));
-        MemorySegment buf = plan.scope.arena().allocate(Math.max(MemoryFormats.bytes(md), 64), 64);
-        try (NativeScope tmp = new NativeScope()) {
-            MemorySegment src = tmp.arena().allocate(Math.max(w.length, 1));
-            MemorySegment.copy(w, 0, src, ValueLayout.JAVA_BYTE, 0, w.length);
-            MemorySegment pd = new Primitives(tmp, plan.engine).reorder("int8 weights", user, md, MemorySegment.NULL);
-            Dnnl.executeAndWait(tmp.primitive(pd), tmp.stream(plan.engine), Dnnl.execArgs(tmp.arena(),
-                    DNNL_ARG_FROM(), tmp.memory(user, plan.engine, src), DNNL_ARG_TO(), tmp.memory(md, plan.engine, buf)),
-                    "int8 weights reorder");
-        }
+        float[] key = new float[w.length]; // the cache identifies constants by float values: the integers
+        for (int i = 0; i < w.length; i++) key[i] = w[i];
+        MemorySegment buf = plan.constantBuffer(key, md, target -> {
+            try (NativeScope tmp = new NativeScope()) {
+                MemorySegment src = tmp.arena().allocate(Math.max(w.length, 1));
+                MemorySegment.copy(w, 0, src, ValueLayout.JAVA_BYTE, 0, w.length);
+                MemorySegment pd = new Primitives(tmp, plan.engine).reorder("int8 weights", user, md, MemorySegment.NULL);
+                Dnnl.executeAndWait(tmp.primitive(pd), tmp.stream(plan.engine), Dnnl.execArgs(tmp.arena(),
+                        DNNL_ARG_FROM(), tmp.memory(user, plan.engine, src), DNNL_ARG_TO(), tmp.memory(md, plan.engine, target)),
+                        "int8 weights reorder");
+            }
+        });
         return new Constant(DNNL_ARG_WEIGHTS(), plan.scope.memory(md, plan.engine, buf));
     }
 

@@ -506,6 +506,21 @@ final class OneDnnPlan {
         return new Constant(arg, scope.memory(md, engine, buf));
     }
 
+    /**
+     * A buffer for a constant of layout {@code md} identified by {@code values}, shared through the {@link WeightCache}
+     * when the plan has one ({@code fill} writes it once), else the plan's own, filled here.
+     */
+    MemorySegment constantBuffer(float[] values, MemorySegment md, java.util.function.Consumer<MemorySegment> fill) {
+        if (weights != null) {
+            MemorySegment buf = weights.acquire(values, md, fill);
+            shared.add(buf);
+            return buf;
+        }
+        MemorySegment buf = scope.arena().allocate(Math.max(MemoryFormats.bytes(md), 64), 64);
+        fill.accept(buf);
+        return buf;
+    }
+
     /** Writes {@code data} (row-major, {@code userMd}) into {@code target} in the layout {@code md}: a copy or a reorder. */
     private void layOut(float[] data, MemorySegment userMd, MemorySegment md, MemorySegment target) {
         if (MemoryFormats.same(userMd, md)) {
