@@ -76,7 +76,7 @@ import java.util.Set;
 final class Int8Lowering {
     /** What a fused pattern computes; {@link #layer} is the Conv2d, Linear, pooling layer or Binary add. */
     record Chain(Layer layer, BatchNorm bn, List<Eltwise> pre, QuantParams src, QuantParams other, List<Eltwise> post,
-                 QuantParams out, String description) {}
+                 QuantParams out) {}
 
     private final OneDnnPlan plan;
     /** The rewritten node list: each pattern is one node at the position of its last node. */
@@ -222,7 +222,7 @@ final class Int8Lowering {
             int q = quantizeAfter(n.output());
             if (q < 0 || params(q).zeroPoint(0) != params(q).type().min()) return null;
             return new Match(List.of(i, q), List.of(graph.get(d).inputs().get(0)),
-                    new Chain(n.layer(), null, List.of(), params(d), null, List.of(), params(q), "reorder"));
+                    new Chain(n.layer(), null, List.of(), params(d), null, List.of(), params(q)));
         }
 
         private Match convolution(int i) {
@@ -246,7 +246,7 @@ final class Int8Lowering {
             if (q >= 0) {
                 taken.add(q);
                 return new Match(taken, List.of(src), new Chain(n.layer(), bn, pre, params(d), null, List.of(),
-                        params(q), "convolution"));
+                        params(q)));
             }
             int a = sole(out);
             if (a >= 0 && graph.get(a).layer() instanceof Binary b && b.op() == Binary.Op.ADD && graph.get(a).inputs().size() == 2) {
@@ -262,12 +262,11 @@ final class Int8Lowering {
                     if (q2 >= 0) {
                         withAdd.add(q2);
                         return new Match(withAdd, List.of(src, graph.get(d2).inputs().get(0)), new Chain(n.layer(), bn,
-                                pre, params(d), params(d2), post, params(q2), "convolution"));
+                                pre, params(d), params(d2), post, params(q2)));
                     }
                 }
             }
-            return new Match(taken, List.of(src), new Chain(n.layer(), bn, pre, params(d), null, List.of(), null,
-                    "convolution"));
+            return new Match(taken, List.of(src), new Chain(n.layer(), bn, pre, params(d), null, List.of(), null));
         }
 
         private Match innerProduct(int i) {
@@ -288,7 +287,7 @@ final class Int8Lowering {
             int q = quantizeAfter(out);
             if (q >= 0) taken.add(q);
             return new Match(taken, List.of(graph.get(d).inputs().get(0)), new Chain(n.layer(), null, pre, params(d),
-                    null, List.of(), q >= 0 ? params(q) : null, "inner_product"));
+                    null, List.of(), q >= 0 ? params(q) : null));
         }
 
         private Match pooling(int i) {
@@ -303,7 +302,7 @@ final class Int8Lowering {
                 return null;
             }
             return new Match(List.of(i, q), List.of(graph.get(d).inputs().get(0)),
-                    new Chain(n.layer(), null, List.of(), params(d), null, List.of(), params(q), "pooling"));
+                    new Chain(n.layer(), null, List.of(), params(d), null, List.of(), params(q)));
         }
 
         private Match add(int i) {
@@ -317,7 +316,7 @@ final class Int8Lowering {
             if (q < 0) return null;
             taken.add(q);
             return new Match(taken, List.of(graph.get(d0).inputs().get(0), graph.get(d1).inputs().get(0)),
-                    new Chain(n.layer(), null, List.of(), params(d0), params(d1), post, params(q), "binary"));
+                    new Chain(n.layer(), null, List.of(), params(d0), params(d1), post, params(q)));
         }
 
         /** Follows sole readers that are eltwise operations from {@code out}; returns the last output. */
