@@ -90,7 +90,7 @@ public final class MemoryFormats {
             for (int b = 0; b < nblks; b++) sb.append(blks[b]).append((char) ('a' + idxs[b]));
             Dnnl.check("dnnl_memory_desc_query", dnnl_memory_desc_query(md, dnnl_query_data_type(), i));
             int dt = i.get(ValueLayout.JAVA_INT, 0);
-            if (dt != dnnl_f32()) sb.append(':').append(dataTypeName(dt)); // f32 is the unmarked default
+            if (dt != dnnl_f32()) sb.insert(0, dataTypeName(dt) + ":"); // f32 is the unmarked default
             return sb.toString();
         }
     }

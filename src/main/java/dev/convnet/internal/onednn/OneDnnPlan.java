@@ -43,7 +43,8 @@ import java.util.Map;
  * network's input and output. Weights are reordered into the chosen layouts once, here. Convolution and inner
  * product absorb a following batch normalization (folded into the weights) and eltwise activations
  * (post-ops) unless fusion is off. Layers oneDNN has no primitive for (pooling across depth) run the Java
- * kernel, on plain layouts, and the plan says so.
+ * kernel, on plain layouts, and the plan says so. With fusion on, the quantized parts of a graph in Q/DQ form run
+ * in 8-bit integers ({@link Int8Lowering}).
  *
  * <p>Activations live in buffers planned by liveness ({@link #buffers}): a buffer is reused as soon as the
  * last reader of the tensor in it has run, so a chain needs two (ping-pong), plus the caller's input and output.
@@ -76,7 +77,7 @@ final class OneDnnPlan {
      * A tensor during compilation: its layout, where it lives, which step writes it (-1: the caller), and how many
      * readers are still to come (its slot is freed when none are left).
      */
-    private static final class Act {
+    static final class Act {
         final MemorySegment md;
         final Slot slot;
         final Shape shape;
@@ -176,6 +177,8 @@ final class OneDnnPlan {
     private final int dataType;
 
     private final Primitives prims;
+    /** The int8 lowering of Q/DQ patterns (null with fusion off). */
+    private final Int8Lowering int8;
     private final JavaNodes javaKernels;
     /** Where constants live when they are shared with other plans, or null for the plan's own arena. */
     private final WeightCache weights;
@@ -240,6 +243,8 @@ final class OneDnnPlan {
                boolean bf16) {
         this.bf16 = bf16;
         this.dataType = bf16 ? dnnl_bf16() : dnnl_f32();
+        this.int8 = fusion ? new Int8Lowering(this, nodes, outputs) : null;
+        if (int8 != null) nodes = int8.nodes(); // Q/DQ patterns become single int8 nodes
         this.weights = weights;
         this.shared = shared;
         this.channelsLast = channelsLast;
@@ -272,6 +277,11 @@ final class OneDnnPlan {
         for (int i = 0; i < nodes.size(); i++) {
             if (absorbed[i]) continue;
             PlanNode node = nodes.get(i);
+            Act lowered = int8 == null ? null : int8.compile(i, node);
+            if (lowered != null) {
+                publish(node.output(), lowered);
+                continue;
+            }
             Layer layer = node.layer();
             String name = node.name();
             String out = node.output();
@@ -356,12 +366,7 @@ final class OneDnnPlan {
             } else {
                 result = javaNode(name, layer, ins, outShape, "Java (no oneDNN primitive for " + layer.kind() + " here)");
             }
-            result.uses = uses.getOrDefault(out, 0);
-            acts.put(out, result);
-            if (result.uses == 0) {
-                result.uses = 1;
-                done(result);
-            }
+            publish(out, result);
         }
         k = 0;
         for (String o : outputs) {
@@ -384,6 +389,16 @@ final class OneDnnPlan {
             } else {
                 reorder("output " + o, cur, md, user);
             }
+        }
+    }
+
+    /** Makes {@code result} the tensor {@code out}, with one use per reader still to come (freed now if none). */
+    private void publish(String out, Act result) {
+        result.uses = uses.getOrDefault(out, 0);
+        acts.put(out, result);
+        if (result.uses == 0) {
+            result.uses = 1;
+            done(result);
         }
     }
 
@@ -521,7 +536,11 @@ final class OneDnnPlan {
         return cs.size() == 1 && uses.getOrDefault(tensor, 0) == 1 ? cs.get(0) : -1;
     }
 
-    private Act act(String tensor) {
+    Primitives prims() {
+        return prims;
+    }
+
+    Act act(String tensor) {
         Parts p = unconcatenated.get(tensor);
         if (p != null) return materialize(tensor, p);
         Act a = acts.get(tensor);
@@ -546,7 +565,7 @@ final class OneDnnPlan {
     }
 
     /** A buffer for a new tensor: a free one if any (its size grows to fit), else a new one. */
-    private Slot acquire() {
+    Slot acquire() {
         Slot s = free.poll();
         if (s == null) {
             s = new Slot(Slot.BUFFER, buffers.size());
@@ -556,7 +575,7 @@ final class OneDnnPlan {
     }
 
     /** One reader of {@code act} has been compiled; when it was the last, the buffer can be reused. */
-    private void done(Act act) {
+    void done(Act act) {
         if (--act.uses > 0) return;
         if (--act.slot.refs == 0 && act.slot.kind == Slot.BUFFER) free.push(act.slot);
     }
@@ -581,7 +600,7 @@ final class OneDnnPlan {
      * Records {@code step}, which reads {@code srcs} (each read counted once) and writes a new tensor into {@code dst}:
      * sizes the slots and the scratchpad, and frees the sources' buffers whose last reader this was.
      */
-    private Act record(Step step, List<Act> srcs, MemorySegment dstMd, Slot dst, Shape dstShape) {
+    Act record(Step step, List<Act> srcs, MemorySegment dstMd, Slot dst, Shape dstShape) {
         step.srcSlots = srcs.stream().map(Act::slot).toArray(Slot[]::new);
         step.srcMds = srcs.stream().map(Act::md).toArray(MemorySegment[]::new);
         steps.add(step);
@@ -594,7 +613,7 @@ final class OneDnnPlan {
     }
 
     /** The scratchpad a primitive descriptor asks for, or null if none. */
-    private static MemorySegment scratchpadOf(MemorySegment pd) {
+    static MemorySegment scratchpadOf(MemorySegment pd) {
         MemorySegment scratch = Primitives.queryMd(pd, dnnl_query_scratchpad_md());
         return scratch.equals(MemorySegment.NULL) || MemoryFormats.bytes(scratch) == 0 ? null : scratch;
     }
@@ -606,13 +625,13 @@ final class OneDnnPlan {
     }
 
     /** Adds a reorder of {@code from} into layout {@code md} in {@code slot}. */
-    private Act reorder(String why, Act from, MemorySegment md, Slot slot) {
+    Act reorder(String why, Act from, MemorySegment md, Slot slot) {
         MemorySegment pd = prims.reorder(why, from.md(), md, prims.attr(List.of()));
         return addPrimitive("reorder (" + why + ")", "reorder", pd, from, md, slot, from.shape(), List.of(), "");
     }
 
     /** Brings {@code cur} into layout {@code md}, adding a reorder only if the layouts differ. */
-    private Act into(String why, Act cur, MemorySegment md) {
+    Act into(String why, Act cur, MemorySegment md) {
         return MemoryFormats.same(cur.md(), md) ? cur : reorder(why, cur, md, acquire());
     }
 
@@ -667,6 +686,21 @@ final class OneDnnPlan {
             layOut(data, userMd, md, buf);
         }
         return new Constant(arg, scope.memory(md, engine, buf));
+    }
+
+    /**
+     * A buffer for a constant of layout {@code md} identified by {@code values}, shared through the {@link WeightCache}
+     * when the plan has one ({@code fill} writes it once), else the plan's own, filled here.
+     */
+    MemorySegment constantBuffer(float[] values, MemorySegment md, java.util.function.Consumer<MemorySegment> fill) {
+        if (weights != null) {
+            MemorySegment buf = weights.acquire(values, md, fill);
+            shared.add(buf);
+            return buf;
+        }
+        MemorySegment buf = scope.arena().allocate(Math.max(MemoryFormats.bytes(md), 64), 64);
+        fill.accept(buf);
+        return buf;
     }
 
     /** Writes {@code data} (row-major, {@code userMd}) into {@code target} in the layout {@code md}: a copy or a reorder. */

@@ -51,7 +51,7 @@ public final class OneDnnSession extends AbstractSession {
      * @param constants the graph's constant tensors by name
      * @param threads OpenMP threads per run (≥ 1)
      * @param fusion fold batch norms and fuse activations and residual additions into the preceding convolution /
-     *               inner product
+     *               inner product, and run the quantized parts of a Q/DQ graph in int8 ({@link Int8Lowering})
      * @param channelsLast 4-D inputs and outputs are NHWC in memory
      * @param javaKernels makes the Java kernels for nodes oneDNN has no primitive for (called only if needed)
      * @throws dev.convnet.onednn.NativeLibraryException if oneDNN cannot be loaded
