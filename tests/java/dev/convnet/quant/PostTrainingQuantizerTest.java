@@ -299,4 +299,36 @@ class PostTrainingQuantizerTest {
             assertTrue(e.getMessage().contains("QuantizeLinear") && e.getMessage().contains("train the float graph"), e.getMessage());
         }
     }
+
+    /**
+     * A max pooling of a quantized value is quantized again with the same parameters, so that oneDNN runs the whole
+     * chain in 8 bits: the calibrated graph's plan on oneDNN has int8 convolutions and an int8 pooling, and its output
+     * stays within one output step of the Java backend's (the reference arithmetic of the same Q/DQ graph).
+     */
+    @Test
+    void maxPoolingKeepsTheChainInEightBitsOnOneDnn() {
+        org.junit.jupiter.api.Assumptions.assumeTrue(dev.convnet.onednn.OneDnn.isAvailable(), "oneDNN not loaded");
+        SplittableRandom r = new SplittableRandom(21);
+        Network net = Network.of(Conv2d.builder(3, 8, 3).padding(Padding.same()).randomWeights(r).build(), Activation.relu(),
+                dev.convnet.layer.MaxPool2d.of(2, 2), Conv2d.builder(8, 8, 3).padding(Padding.same()).randomWeights(r).build(),
+                Activation.relu(), new Flatten(), Linear.of(8 * 4 * 4, 5, random(r, 8 * 16 * 5, -0.2, 0.2), null));
+        Graph g = Graph.of(net);
+        Shape shape = Shape.of(4, 3, 8, 8);
+        List<float[]> batches = List.of(random(r, (int) shape.elementCount(), -1, 1), random(r, (int) shape.elementCount(), -1, 1));
+        Graph q = PostTrainingQuantizer.minMax().quantize(g, shape, batches).graph();
+        Graph.Node pool = q.nodes().stream().filter(n -> n.layer() instanceof dev.convnet.layer.MaxPool2d).findFirst().orElseThrow();
+        Graph.Node before = q.nodes().stream().filter(n -> n.output().equals(pool.inputs().getFirst())).findFirst().orElseThrow();
+        Graph.Node after = q.nodes().stream().filter(n -> n.inputs().contains(pool.output())).findFirst().orElseThrow();
+        assertTrue(before.layer() instanceof DequantizeLinear dq && after.layer() instanceof QuantizeLinear qa
+                && dq.params().equals(qa.params()), "DQ → MaxPool → Q with the same parameters: " + q.nodes());
+        float[] x = batches.getFirst();
+        try (Session s = q.compile(shape, SessionOptions.defaults().withBackend(BackendKind.ONEDNN))) {
+            String plan = s.plan();
+            assertTrue(plan.lines().anyMatch(l -> l.contains(" pooling ") && l.contains("u8:")), plan);
+            assertEquals(2, plan.lines().filter(l -> l.contains(" convolution ") && l.contains("u8:")).count(), plan);
+            float[] y = s.run(x);
+            float[] ref = run(q, shape, x);
+            for (int i = 0; i < y.length; i++) assertEquals(ref[i], y[i], 0.05, "output " + i + "\n" + plan);
+        }
+    }
 }

@@ -44,7 +44,8 @@ import java.util.Set;
  *   <li>The activations to quantize: the input of every {@link Conv2d}, {@link Conv1d}, {@link Linear} and
  *       {@link MatMul} with a constant 2-D right operand (before any Flatten, Reshape, MaxPool or Dropout that leads
  *       to it: those keep quantized values quantized), and the end of each such layer's chain of ReLU / Clip
- *       activations (the next layer's input, as ONNX Runtime's QDQ format puts it) unless that is a graph output.</li>
+ *       activations (the next layer's input, as ONNX Runtime's QDQ format puts it) unless that is a graph output. A
+ *       {@link MaxPool2d} of a quantized value gets a pair after it too, with the same parameters.</li>
  *   <li>Calibration runs the folded float graph on every batch, with those values as extra outputs, and records each
  *       one's minimum and maximum ({@link Method#MIN_MAX}), or clips them to a percentile of a histogram
  *       ({@link Method#PERCENTILE}: a second pass over the batches).</li>
@@ -422,7 +423,8 @@ public final class PostTrainingQuantizer {
             }
             if (!outputs.contains(end) && readers.containsKey(end)) targets.add(end);
         }
-        // graph order: inputs first, then node outputs
+        // graph order: inputs first, then node outputs (a max pooling of a quantized value is quantized again with the
+        // same parameters when the graph is rewritten)
         List<String> ordered = new ArrayList<>();
         for (String in : g.inputNames()) if (targets.contains(in)) ordered.add(in);
         for (Graph.Node n : g.nodes()) if (targets.contains(n.output())) ordered.add(n.output());
@@ -451,8 +453,12 @@ public final class PostTrainingQuantizer {
         g.inputNames().forEach(b::input);
         g.constantShapes().forEach((name, shape) -> b.constant(name, shape, g.constantValues(name)));
         Map<String, String> dequantized = new HashMap<>();
+        Map<String, QuantParams> pairs = new HashMap<>(); // the values followed by a Q/DQ pair, with its parameters
         for (String in : g.inputNames()) {
-            if (ranges.containsKey(in)) dequantized.put(in, addPair(b, in, ranges.get(in).params(), taken));
+            if (ranges.containsKey(in)) {
+                pairs.put(in, ranges.get(in).params());
+                dequantized.put(in, addPair(b, in, ranges.get(in).params(), taken));
+            }
         }
         for (Graph.Node n : g.nodes()) {
             List<String> inputs = new ArrayList<>(n.inputs().size());
@@ -481,7 +487,15 @@ public final class PostTrainingQuantizer {
             }
             b.node(n.name(), layer, inputs, n.output(), n.parameterNames());
             if (ranges.containsKey(n.output())) {
-                dequantized.put(n.output(), addPair(b, n.output(), ranges.get(n.output()).params(), taken));
+                QuantParams p = ranges.get(n.output()).params();
+                pairs.put(n.output(), p);
+                dequantized.put(n.output(), addPair(b, n.output(), p, taken));
+            } else if (layer instanceof MaxPool2d && pairs.containsKey(n.inputs().getFirst())) {
+                // Max pooling of dequantized values gives values on the same grid: quantized again with the same
+                // parameters (as ONNX Runtime's QDQ format does), so that it runs on the 8-bit tensor.
+                QuantParams p = pairs.get(n.inputs().getFirst());
+                pairs.put(n.output(), p);
+                dequantized.put(n.output(), addPair(b, n.output(), p, taken));
             }
         }
         return b.output(g.outputNames().toArray(String[]::new)).build();
