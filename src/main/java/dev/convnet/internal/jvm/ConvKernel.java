@@ -191,7 +191,7 @@ final class ConvKernel implements LayerKernel {
         for (int k0 = 0; k0 < reduction; k0 += kc) {
             int kb = Math.min(kc, reduction - k0);
             im2col(x, g, q0, width, k0, kb, col);
-            Sgemm.multiplyAddRows(zn, kb, width, weights, z0 * reduction + k0, reduction, col, 0, acc, 0);
+            parallel.kernels().multiplyAddRows(zn, kb, width, weights, z0 * reduction + k0, reduction, col, 0, acc, 0);
         }
         // scatter the accumulator rows to NCHW, one contiguous run per image
         int n = q0 / positions;
@@ -246,7 +246,7 @@ final class ConvKernel implements LayerKernel {
                     patches[q * kb + r] = row[q];
                 }
             }
-            Sgemm.multiplyAddRows(width, kb, zn, patches, 0, kb, w, k0, acc, 0);
+            parallel.kernels().multiplyAddRows(width, kb, zn, patches, 0, kb, w, k0, acc, 0);
         }
         int n = q0 / positions;
         int p = q0 - n * positions;

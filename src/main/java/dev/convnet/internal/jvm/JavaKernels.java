@@ -290,7 +290,7 @@ public final class JavaKernels implements KernelFactory {
                     y[n * k + o] = b == null ? 0f : b[o];
                 }
             }
-            Sgemm.multiplyAdd(batch, kb, d, x, 0, d, wt, k0, k, y, k0, k);
+            parallel.kernels().multiplyAdd(batch, kb, d, x, 0, d, wt, k0, k, y, k0, k);
         });
     }
 

@@ -6,21 +6,35 @@ import java.util.function.IntConsumer;
 
 /**
  * Runs {@code count} independent tasks on a private {@link ForkJoinPool}, or on the calling
- * thread when there is one worker. Internal.
+ * thread when there is one worker; and carries the {@link FloatKernels} those tasks run, so that one backend
+ * instance uses one implementation throughout. Internal.
  *
  * <p>Thread-safety: {@link #forEach} may be called from several threads at once.
  */
 final class Parallel implements AutoCloseable {
     private final ForkJoinPool pool;
     private final int threads;
+    private final FloatKernels kernels;
 
+    /** {@code threads} workers and the kernels {@link Vectorization} chose for this JVM. */
     Parallel(int threads) {
+        this(threads, Vectorization.kernels());
+    }
+
+    /** {@code threads} workers and the given kernels (tests pick each implementation this way). */
+    Parallel(int threads, FloatKernels kernels) {
         this.threads = threads;
+        this.kernels = kernels;
         this.pool = threads > 1 ? new ForkJoinPool(threads) : null;
     }
 
     int threads() {
         return threads;
+    }
+
+    /** The inner loops: Vector API or scalar. */
+    FloatKernels kernels() {
+        return kernels;
     }
 
     void forEach(int count, IntConsumer body) {

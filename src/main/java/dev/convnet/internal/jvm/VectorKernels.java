@@ -1,0 +1,440 @@
+package dev.convnet.internal.jvm;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The kernels on the JDK's incubating Vector API ({@code jdk.incubator.vector}), in the platform's preferred vector
+ * size (512 bits on AVX-512). Loaded reflectively by {@link Vectorization}, so that nothing else links against the
+ * incubator module; do not reference this class directly outside tests.
+ *
+ * <p>The matrix products use a register-blocked micro-kernel: a block of four rows of C by four vectors of columns
+ * (64 floats at 512 bits) is held in sixteen vector registers for the whole reduction; per reduction step it loads
+ * four vectors of B and broadcasts four scalars of A into sixteen FMAs, so C is read and written once per call
+ * instead of once per four reduction steps (the scalar kernel, {@link Sgemm}). Columns left over after the last full
+ * block go through a block two vectors wide, and the last columns (fewer than two vectors) are copied to per-thread
+ * rows that are, so no kernel needs lane masks; rows left over (fewer than four) go through one-row variants.
+ * Each element of C still receives its products in ascending reduction order, one fused multiply-add each, so the
+ * results equal the scalar kernels' bit for bit.
+ *
+ * <p>Unlike C2's auto-vectorizer, explicit vector loads need no proof that arrays are disjoint, so the offset form
+ * ({@link #multiplyAdd}) and the depthwise band ({@link #depthwise3x3}) read their operands in place, without the
+ * copies to 0-based rows that the scalar kernels make.
+ *
+ * <p>Thread-safety: stateless. Internal.
+ */
+final class VectorKernels implements FloatKernels {
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final int L = S.length();
+    /** Columns per register block: four vectors. */
+    private static final int NR = 4 * L;
+    /** Reduction rows per pass of the offset form, so that a strip of B ({@code KC × NR}) stays in L1/L2. */
+    private static final int KC = 256;
+
+    /**
+     * @throws UnsupportedOperationException if the platform's preferred vectors hold fewer than four floats (then
+     *                                       the scalar kernels are as fast)
+     */
+    VectorKernels() {
+        if (S.vectorBitSize() < 128) {
+            throw new UnsupportedOperationException("the preferred vector size is " + S.vectorBitSize()
+                    + " bits; the Vector API kernels need at least 128");
+        }
+    }
+
+    @Override
+    public String description() {
+        return "Vector API, " + S.vectorBitSize() + "-bit (" + L + " floats)";
+    }
+
+    // ---- the row form: B and C as arrays of rows ----
+
+    @Override
+    public void multiplyAddRows(int m, int k, int width, float[] a, int aOff, int lda, float[][] b, int b0,
+                                float[][] c, int c0) {
+        int full = width - width % (2 * L);
+        strips(m, k, 0, full, a, aOff, lda, b, b0, c, c0);
+        if (full < width) {
+            Tail t = TAIL.get();
+            int cols = width - full;
+            float[][] tb = t.b(k);
+            float[][] tc = t.c(m);
+            for (int p = 0; p < k; p++) {
+                System.arraycopy(b[b0 + p], full, tb[p], 0, cols);
+            }
+            for (int i = 0; i < m; i++) {
+                System.arraycopy(c[c0 + i], full, tc[i], 0, cols);
+            }
+            strips(m, k, 0, 2 * L, a, aOff, lda, tb, 0, tc, 0);
+            for (int i = 0; i < m; i++) {
+                System.arraycopy(tc[i], 0, c[c0 + i], full, cols);
+            }
+        }
+    }
+
+    /** Columns {@code from ≤ j < to} ({@code to − from} a multiple of {@code 2L}) of the row form, all rows. */
+    private static void strips(int m, int k, int from, int to, float[] a, int aOff, int lda, float[][] b, int b0,
+                               float[][] c, int c0) {
+        int j = from;
+        for (; j + NR <= to; j += NR) {
+            int i = 0;
+            for (; i + 3 < m; i += 4) {
+                rows4(k, j, a, aOff + i * lda, lda, b, b0, c[c0 + i], c[c0 + i + 1], c[c0 + i + 2], c[c0 + i + 3]);
+            }
+            for (; i < m; i++) {
+                row1(k, j, a, aOff + i * lda, b, b0, c[c0 + i]);
+            }
+        }
+        for (; j < to; j += 2 * L) {
+            int i = 0;
+            for (; i + 3 < m; i += 4) {
+                rows4Half(k, j, a, aOff + i * lda, lda, b, b0, c[c0 + i], c[c0 + i + 1], c[c0 + i + 2], c[c0 + i + 3]);
+            }
+            for (; i < m; i++) {
+                row1Half(k, j, a, aOff + i * lda, b, b0, c[c0 + i]);
+            }
+        }
+    }
+
+    /**
+     * Per-thread rows, {@code NR} wide, that take the last columns of B and C (fewer than {@code 2L} in the row
+     * form, fewer than {@code NR} in the offset form), so that
+     * every kernel runs on whole vectors: masked loads and stores in these large methods make C1 give up on them
+     * ("out of virtual registers"), and C2 then sometimes never gets to compile them.
+     */
+    private static final ThreadLocal<Tail> TAIL = ThreadLocal.withInitial(Tail::new);
+
+    private static final class Tail {
+        private float[][] b = new float[0][];
+        private float[][] c = new float[0][];
+
+        float[][] b(int rows) {
+            if (b.length < rows) {
+                b = grow(b, rows);
+            }
+            return b;
+        }
+
+        float[][] c(int rows) {
+            if (c.length < rows) {
+                c = grow(c, rows);
+            }
+            return c;
+        }
+
+        private static float[][] grow(float[][] old, int rows) {
+            float[][] g = java.util.Arrays.copyOf(old, Math.max(rows, 2 * old.length));
+            for (int r = old.length; r < g.length; r++) {
+                g[r] = new float[NR];
+            }
+            return g;
+        }
+    }
+
+    private static void rows4(int k, int j, float[] a, int a0, int lda, float[][] b, int bRow,
+                              float[] c0, float[] c1, float[] c2, float[] c3) {
+        int j1 = j + L, j2 = j + 2 * L, j3 = j + 3 * L;
+        FloatVector s00 = FloatVector.fromArray(S, c0, j), s01 = FloatVector.fromArray(S, c0, j1);
+        FloatVector s02 = FloatVector.fromArray(S, c0, j2), s03 = FloatVector.fromArray(S, c0, j3);
+        FloatVector s10 = FloatVector.fromArray(S, c1, j), s11 = FloatVector.fromArray(S, c1, j1);
+        FloatVector s12 = FloatVector.fromArray(S, c1, j2), s13 = FloatVector.fromArray(S, c1, j3);
+        FloatVector s20 = FloatVector.fromArray(S, c2, j), s21 = FloatVector.fromArray(S, c2, j1);
+        FloatVector s22 = FloatVector.fromArray(S, c2, j2), s23 = FloatVector.fromArray(S, c2, j3);
+        FloatVector s30 = FloatVector.fromArray(S, c3, j), s31 = FloatVector.fromArray(S, c3, j1);
+        FloatVector s32 = FloatVector.fromArray(S, c3, j2), s33 = FloatVector.fromArray(S, c3, j3);
+        int a1 = a0 + lda, a2 = a1 + lda, a3 = a2 + lda;
+        for (int p = 0; p < k; p++) {
+            float[] row = b[bRow + p];
+            FloatVector x0 = FloatVector.fromArray(S, row, j);
+            FloatVector x1 = FloatVector.fromArray(S, row, j1);
+            FloatVector x2 = FloatVector.fromArray(S, row, j2);
+            FloatVector x3 = FloatVector.fromArray(S, row, j3);
+            FloatVector w = FloatVector.broadcast(S, a[a0 + p]);
+            s00 = x0.fma(w, s00);
+            s01 = x1.fma(w, s01);
+            s02 = x2.fma(w, s02);
+            s03 = x3.fma(w, s03);
+            w = FloatVector.broadcast(S, a[a1 + p]);
+            s10 = x0.fma(w, s10);
+            s11 = x1.fma(w, s11);
+            s12 = x2.fma(w, s12);
+            s13 = x3.fma(w, s13);
+            w = FloatVector.broadcast(S, a[a2 + p]);
+            s20 = x0.fma(w, s20);
+            s21 = x1.fma(w, s21);
+            s22 = x2.fma(w, s22);
+            s23 = x3.fma(w, s23);
+            w = FloatVector.broadcast(S, a[a3 + p]);
+            s30 = x0.fma(w, s30);
+            s31 = x1.fma(w, s31);
+            s32 = x2.fma(w, s32);
+            s33 = x3.fma(w, s33);
+        }
+        s00.intoArray(c0, j);
+        s01.intoArray(c0, j1);
+        s02.intoArray(c0, j2);
+        s03.intoArray(c0, j3);
+        s10.intoArray(c1, j);
+        s11.intoArray(c1, j1);
+        s12.intoArray(c1, j2);
+        s13.intoArray(c1, j3);
+        s20.intoArray(c2, j);
+        s21.intoArray(c2, j1);
+        s22.intoArray(c2, j2);
+        s23.intoArray(c2, j3);
+        s30.intoArray(c3, j);
+        s31.intoArray(c3, j1);
+        s32.intoArray(c3, j2);
+        s33.intoArray(c3, j3);
+    }
+
+    private static void row1(int k, int j, float[] a, int a0, float[][] b, int bRow, float[] c0) {
+        int j1 = j + L, j2 = j + 2 * L, j3 = j + 3 * L;
+        FloatVector s0 = FloatVector.fromArray(S, c0, j), s1 = FloatVector.fromArray(S, c0, j1);
+        FloatVector s2 = FloatVector.fromArray(S, c0, j2), s3 = FloatVector.fromArray(S, c0, j3);
+        for (int p = 0; p < k; p++) {
+            float[] row = b[bRow + p];
+            FloatVector w = FloatVector.broadcast(S, a[a0 + p]);
+            s0 = FloatVector.fromArray(S, row, j).fma(w, s0);
+            s1 = FloatVector.fromArray(S, row, j1).fma(w, s1);
+            s2 = FloatVector.fromArray(S, row, j2).fma(w, s2);
+            s3 = FloatVector.fromArray(S, row, j3).fma(w, s3);
+        }
+        s0.intoArray(c0, j);
+        s1.intoArray(c0, j1);
+        s2.intoArray(c0, j2);
+        s3.intoArray(c0, j3);
+    }
+
+    /** Four rows of C, two vectors wide. */
+    private static void rows4Half(int k, int j, float[] a, int a0, int lda, float[][] b, int bRow,
+                                  float[] c0, float[] c1, float[] c2, float[] c3) {
+        int j1 = j + L;
+        FloatVector s00 = FloatVector.fromArray(S, c0, j), s01 = FloatVector.fromArray(S, c0, j1);
+        FloatVector s10 = FloatVector.fromArray(S, c1, j), s11 = FloatVector.fromArray(S, c1, j1);
+        FloatVector s20 = FloatVector.fromArray(S, c2, j), s21 = FloatVector.fromArray(S, c2, j1);
+        FloatVector s30 = FloatVector.fromArray(S, c3, j), s31 = FloatVector.fromArray(S, c3, j1);
+        int a1 = a0 + lda, a2 = a1 + lda, a3 = a2 + lda;
+        for (int p = 0; p < k; p++) {
+            float[] row = b[bRow + p];
+            FloatVector x0 = FloatVector.fromArray(S, row, j);
+            FloatVector x1 = FloatVector.fromArray(S, row, j1);
+            FloatVector w = FloatVector.broadcast(S, a[a0 + p]);
+            s00 = x0.fma(w, s00);
+            s01 = x1.fma(w, s01);
+            w = FloatVector.broadcast(S, a[a1 + p]);
+            s10 = x0.fma(w, s10);
+            s11 = x1.fma(w, s11);
+            w = FloatVector.broadcast(S, a[a2 + p]);
+            s20 = x0.fma(w, s20);
+            s21 = x1.fma(w, s21);
+            w = FloatVector.broadcast(S, a[a3 + p]);
+            s30 = x0.fma(w, s30);
+            s31 = x1.fma(w, s31);
+        }
+        s00.intoArray(c0, j);
+        s01.intoArray(c0, j1);
+        s10.intoArray(c1, j);
+        s11.intoArray(c1, j1);
+        s20.intoArray(c2, j);
+        s21.intoArray(c2, j1);
+        s30.intoArray(c3, j);
+        s31.intoArray(c3, j1);
+    }
+
+    /** One row of C, two vectors wide. */
+    private static void row1Half(int k, int j, float[] a, int a0, float[][] b, int bRow, float[] c0) {
+        int j1 = j + L;
+        FloatVector s0 = FloatVector.fromArray(S, c0, j), s1 = FloatVector.fromArray(S, c0, j1);
+        for (int p = 0; p < k; p++) {
+            float[] row = b[bRow + p];
+            FloatVector w = FloatVector.broadcast(S, a[a0 + p]);
+            s0 = FloatVector.fromArray(S, row, j).fma(w, s0);
+            s1 = FloatVector.fromArray(S, row, j1).fma(w, s1);
+        }
+        s0.intoArray(c0, j);
+        s1.intoArray(c0, j1);
+    }
+
+    // ---- the offset form: A, B and C in flat arrays with leading dimensions ----
+
+    @Override
+    public void multiplyAdd(int m, int n, int k, float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
+                            float[] c, int cOff, int ldc) {
+        for (int k0 = 0; k0 < k; k0 += KC) {
+            int kb = Math.min(KC, k - k0);
+            int bk = bOff + k0 * ldb;
+            int j = 0;
+            for (; j + NR <= n; j += NR) {
+                int i = 0;
+                for (; i + 3 < m; i += 4) {
+                    flat4(kb, aOff + i * lda + k0, lda, a, b, bk + j, ldb, c, cOff + i * ldc + j, ldc);
+                }
+                for (; i < m; i++) {
+                    flat1(kb, aOff + i * lda + k0, a, b, bk + j, ldb, c, cOff + i * ldc + j);
+                }
+            }
+            if (j < n) {
+                flatTail(m, kb, j, n, a, aOff + k0, lda, b, bk, ldb, c, cOff, ldc);
+            }
+        }
+    }
+
+    /** Four rows of C from {@code ci}, four vectors wide. */
+    private static void flat4(int kb, int ai, int lda, float[] a, float[] b, int bi, int ldb, float[] c, int ci,
+                              int ldc) {
+        int c1 = ci + ldc, c2 = c1 + ldc, c3 = c2 + ldc;
+        FloatVector s00 = FloatVector.fromArray(S, c, ci), s01 = FloatVector.fromArray(S, c, ci + L);
+        FloatVector s02 = FloatVector.fromArray(S, c, ci + 2 * L), s03 = FloatVector.fromArray(S, c, ci + 3 * L);
+        FloatVector s10 = FloatVector.fromArray(S, c, c1), s11 = FloatVector.fromArray(S, c, c1 + L);
+        FloatVector s12 = FloatVector.fromArray(S, c, c1 + 2 * L), s13 = FloatVector.fromArray(S, c, c1 + 3 * L);
+        FloatVector s20 = FloatVector.fromArray(S, c, c2), s21 = FloatVector.fromArray(S, c, c2 + L);
+        FloatVector s22 = FloatVector.fromArray(S, c, c2 + 2 * L), s23 = FloatVector.fromArray(S, c, c2 + 3 * L);
+        FloatVector s30 = FloatVector.fromArray(S, c, c3), s31 = FloatVector.fromArray(S, c, c3 + L);
+        FloatVector s32 = FloatVector.fromArray(S, c, c3 + 2 * L), s33 = FloatVector.fromArray(S, c, c3 + 3 * L);
+        int a1 = ai + lda, a2 = a1 + lda, a3 = a2 + lda;
+        for (int p = 0; p < kb; p++) {
+            int r = bi + p * ldb;
+            FloatVector x0 = FloatVector.fromArray(S, b, r);
+            FloatVector x1 = FloatVector.fromArray(S, b, r + L);
+            FloatVector x2 = FloatVector.fromArray(S, b, r + 2 * L);
+            FloatVector x3 = FloatVector.fromArray(S, b, r + 3 * L);
+            FloatVector w = FloatVector.broadcast(S, a[ai + p]);
+            s00 = x0.fma(w, s00);
+            s01 = x1.fma(w, s01);
+            s02 = x2.fma(w, s02);
+            s03 = x3.fma(w, s03);
+            w = FloatVector.broadcast(S, a[a1 + p]);
+            s10 = x0.fma(w, s10);
+            s11 = x1.fma(w, s11);
+            s12 = x2.fma(w, s12);
+            s13 = x3.fma(w, s13);
+            w = FloatVector.broadcast(S, a[a2 + p]);
+            s20 = x0.fma(w, s20);
+            s21 = x1.fma(w, s21);
+            s22 = x2.fma(w, s22);
+            s23 = x3.fma(w, s23);
+            w = FloatVector.broadcast(S, a[a3 + p]);
+            s30 = x0.fma(w, s30);
+            s31 = x1.fma(w, s31);
+            s32 = x2.fma(w, s32);
+            s33 = x3.fma(w, s33);
+        }
+        s00.intoArray(c, ci);
+        s01.intoArray(c, ci + L);
+        s02.intoArray(c, ci + 2 * L);
+        s03.intoArray(c, ci + 3 * L);
+        s10.intoArray(c, c1);
+        s11.intoArray(c, c1 + L);
+        s12.intoArray(c, c1 + 2 * L);
+        s13.intoArray(c, c1 + 3 * L);
+        s20.intoArray(c, c2);
+        s21.intoArray(c, c2 + L);
+        s22.intoArray(c, c2 + 2 * L);
+        s23.intoArray(c, c2 + 3 * L);
+        s30.intoArray(c, c3);
+        s31.intoArray(c, c3 + L);
+        s32.intoArray(c, c3 + 2 * L);
+        s33.intoArray(c, c3 + 3 * L);
+    }
+
+    private static void flat1(int kb, int ai, float[] a, float[] b, int bi, int ldb, float[] c, int ci) {
+        FloatVector s0 = FloatVector.fromArray(S, c, ci), s1 = FloatVector.fromArray(S, c, ci + L);
+        FloatVector s2 = FloatVector.fromArray(S, c, ci + 2 * L), s3 = FloatVector.fromArray(S, c, ci + 3 * L);
+        for (int p = 0; p < kb; p++) {
+            int r = bi + p * ldb;
+            FloatVector w = FloatVector.broadcast(S, a[ai + p]);
+            s0 = FloatVector.fromArray(S, b, r).fma(w, s0);
+            s1 = FloatVector.fromArray(S, b, r + L).fma(w, s1);
+            s2 = FloatVector.fromArray(S, b, r + 2 * L).fma(w, s2);
+            s3 = FloatVector.fromArray(S, b, r + 3 * L).fma(w, s3);
+        }
+        s0.intoArray(c, ci);
+        s1.intoArray(c, ci + L);
+        s2.intoArray(c, ci + 2 * L);
+        s3.intoArray(c, ci + 3 * L);
+    }
+
+    /**
+     * Columns {@code from ≤ j < n} (fewer than {@code NR}) of the offset form: copied to per-thread rows and run
+     * through the row form's kernels, so that no kernel needs lane masks.
+     */
+    private static void flatTail(int m, int kb, int from, int n, float[] a, int aOff, int lda, float[] b, int bOff,
+                                 int ldb, float[] c, int cOff, int ldc) {
+        int cols = n - from;
+        int width = (cols + 2 * L - 1) / (2 * L) * (2 * L);
+        Tail t = TAIL.get();
+        float[][] tb = t.b(kb);
+        float[][] tc = t.c(m);
+        for (int p = 0; p < kb; p++) {
+            System.arraycopy(b, bOff + p * ldb + from, tb[p], 0, cols);
+        }
+        for (int i = 0; i < m; i++) {
+            System.arraycopy(c, cOff + i * ldc + from, tc[i], 0, cols);
+        }
+        strips(m, kb, 0, width, a, aOff, lda, tb, 0, tc, 0);
+        for (int i = 0; i < m; i++) {
+            System.arraycopy(tc[i], 0, c, cOff + i * ldc + from, cols);
+        }
+    }
+
+    // ---- depthwise 3×3 ----
+
+    @Override
+    public void depthwise3x3(float[] p, int base, int w, int len, float[] weights, int wOff, float bias,
+                             float[][] taps, float[] acc) {
+        FloatVector k0 = FloatVector.broadcast(S, weights[wOff]), k1 = FloatVector.broadcast(S, weights[wOff + 1]);
+        FloatVector k2 = FloatVector.broadcast(S, weights[wOff + 2]), k3 = FloatVector.broadcast(S, weights[wOff + 3]);
+        FloatVector k4 = FloatVector.broadcast(S, weights[wOff + 4]), k5 = FloatVector.broadcast(S, weights[wOff + 5]);
+        FloatVector k6 = FloatVector.broadcast(S, weights[wOff + 6]), k7 = FloatVector.broadcast(S, weights[wOff + 7]);
+        FloatVector k8 = FloatVector.broadcast(S, weights[wOff + 8]);
+        FloatVector b = FloatVector.broadcast(S, bias);
+        int r1 = base + w, r2 = base + 2 * w;
+        if (len < L) {
+            depthwise3x3Scalar(p, base, w, len, weights, wOff, bias, acc);
+            return;
+        }
+        int q = 0;
+        for (; q + L <= len; q += L) {
+            FloatVector v = FloatVector.fromArray(S, p, base + q).fma(k0, b);
+            v = FloatVector.fromArray(S, p, base + q + 1).fma(k1, v);
+            v = FloatVector.fromArray(S, p, base + q + 2).fma(k2, v);
+            v = FloatVector.fromArray(S, p, r1 + q).fma(k3, v);
+            v = FloatVector.fromArray(S, p, r1 + q + 1).fma(k4, v);
+            v = FloatVector.fromArray(S, p, r1 + q + 2).fma(k5, v);
+            v = FloatVector.fromArray(S, p, r2 + q).fma(k6, v);
+            v = FloatVector.fromArray(S, p, r2 + q + 1).fma(k7, v);
+            v = FloatVector.fromArray(S, p, r2 + q + 2).fma(k8, v);
+            v.intoArray(acc, q);
+        }
+        if (q < len) {
+            // one more vector, ending at len and overlapping the last one: acc is written, not accumulated, so the
+            // lanes computed twice get the same value twice, and no lane mask is needed
+            q = len - L;
+            FloatVector v = FloatVector.fromArray(S, p, base + q).fma(k0, b);
+            v = FloatVector.fromArray(S, p, base + q + 1).fma(k1, v);
+            v = FloatVector.fromArray(S, p, base + q + 2).fma(k2, v);
+            v = FloatVector.fromArray(S, p, r1 + q).fma(k3, v);
+            v = FloatVector.fromArray(S, p, r1 + q + 1).fma(k4, v);
+            v = FloatVector.fromArray(S, p, r1 + q + 2).fma(k5, v);
+            v = FloatVector.fromArray(S, p, r2 + q).fma(k6, v);
+            v = FloatVector.fromArray(S, p, r2 + q + 1).fma(k7, v);
+            v = FloatVector.fromArray(S, p, r2 + q + 2).fma(k8, v);
+            v.intoArray(acc, q);
+        }
+    }
+
+    /** The same band one element at a time (bands shorter than a vector). */
+    private static void depthwise3x3Scalar(float[] p, int base, int w, int len, float[] weights, int wOff,
+                                           float bias, float[] acc) {
+        for (int q = 0; q < len; q++) {
+            float v = bias;
+            for (int i = 0; i < 3; i++) {
+                for (int j = 0; j < 3; j++) {
+                    v = Math.fma(weights[wOff + 3 * i + j], p[base + q + i * w + j], v);
+                }
+            }
+            acc[q] = v;
+        }
+    }
+}
