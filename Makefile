@@ -71,7 +71,7 @@ info: build
 	bin/convnet demo
 
 BENCH_CP = target/test-classes:target/classes:$$(cat target/test-classpath.txt)
-BENCH_JAVA = $(JAVA) --enable-native-access=ALL-UNNAMED -cp $(BENCH_CP)
+BENCH_JAVA = $(JAVA) --enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector -cp $(BENCH_CP)
 TORCH_PYTHON ?= /usr/bin/python3
 MODELS_DIR ?= target/models
 BENCH_THREADS ?= $(shell nproc)
