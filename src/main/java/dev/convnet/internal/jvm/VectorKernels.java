@@ -8,14 +8,15 @@ import jdk.incubator.vector.VectorSpecies;
  * size (512 bits on AVX-512). Loaded reflectively by {@link Vectorization}, so that nothing else links against the
  * incubator module; do not reference this class directly outside tests.
  *
- * <p>The matrix products use a register-blocked micro-kernel: a block of four rows of C by four vectors of columns
- * (64 floats at 512 bits) is held in sixteen vector registers for the whole reduction; per reduction step it loads
- * four vectors of B and broadcasts four scalars of A into sixteen FMAs, so C is read and written once per call
- * instead of once per four reduction steps (the scalar kernel, {@link Sgemm}). Columns left over after the last full
- * block go through a block two vectors wide, and the last columns (fewer than two vectors) are copied to per-thread
- * rows that are, so no kernel needs lane masks; rows left over (fewer than four) go through one-row variants.
- * Each element of C still receives its products in ascending reduction order, one fused multiply-add each, so the
- * results equal the scalar kernels' bit for bit.
+ * <p>The matrix products use register-blocked micro-kernels: a block of C, eight rows by three vectors (48 floats
+ * at 512 bits), is held in 24 vector registers for the whole reduction; per reduction step the kernel loads three
+ * vectors of B and broadcasts eight scalars of A into 24 FMAs, so C is read and written once per call instead of once
+ * per four reduction steps (the scalar kernel, {@link Sgemm}). Measured on Zen 5 (one thread, 128-step reduction,
+ * 768 columns): 4×4 blocks 150, 6×4 190, 8×3 195, 12×2 205 GFLOP/s; 8×3 divides the convolutions' channel blocks
+ * (multiples of 8 up to 64) evenly. Rows left over go through 4-row and 1-row blocks, columns left over through
+ * blocks one vector wide, and the last columns (fewer than a vector) are copied to per-thread rows a vector wide, so
+ * no kernel needs lane masks. Each element of C still receives its products in ascending reduction order, one fused
+ * multiply-add each, so the results equal the scalar kernels' bit for bit.
  *
  * <p>Unlike C2's auto-vectorizer, explicit vector loads need no proof that arrays are disjoint, so the offset form
  * ({@link #multiplyAdd}) and the depthwise band ({@link #depthwise3x3}) read their operands in place, without the
@@ -26,7 +27,7 @@ import jdk.incubator.vector.VectorSpecies;
 final class VectorKernels implements FloatKernels {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int L = S.length();
-    /** Columns per register block: four vectors. */
+    /** Columns per register block of the offset form: four vectors. */
     private static final int NR = 4 * L;
     /** Reduction rows per pass of the offset form, so that a strip of B ({@code KC × NR}) stays in L1/L2. */
     private static final int KC = 256;
@@ -52,9 +53,10 @@ final class VectorKernels implements FloatKernels {
     @Override
     public void multiplyAddRows(int m, int k, int width, float[] a, int aOff, int lda, float[][] b, int b0,
                                 float[][] c, int c0) {
-        int full = width - width % (2 * L);
-        strips(m, k, 0, full, a, aOff, lda, b, b0, c, c0);
+        int full = width - width % L;
+        strips(m, k, full, a, aOff, lda, b, b0, c, c0);
         if (full < width) {
+            // the last columns (fewer than a vector) on copies, a vector wide
             Tail t = TAIL.get();
             int cols = width - full;
             float[][] tb = t.b(k);
@@ -65,42 +67,53 @@ final class VectorKernels implements FloatKernels {
             for (int i = 0; i < m; i++) {
                 System.arraycopy(c[c0 + i], full, tc[i], 0, cols);
             }
-            strips(m, k, 0, 2 * L, a, aOff, lda, tb, 0, tc, 0);
+            strips(m, k, L, a, aOff, lda, tb, 0, tc, 0);
             for (int i = 0; i < m; i++) {
                 System.arraycopy(tc[i], 0, c[c0 + i], full, cols);
             }
         }
     }
 
-    /** Columns {@code from ≤ j < to} ({@code to − from} a multiple of {@code 2L}) of the row form, all rows. */
-    private static void strips(int m, int k, int from, int to, float[] a, int aOff, int lda, float[][] b, int b0,
+    /**
+     * Columns {@code 0 ≤ j < width} ({@code width} a multiple of {@code L}) of the row form: strips of three vectors,
+     * then of one; in each, blocks of eight rows, then four, then one.
+     */
+    private static void strips(int m, int k, int width, float[] a, int aOff, int lda, float[][] b, int b0,
                                float[][] c, int c0) {
-        int j = from;
-        for (; j + NR <= to; j += NR) {
+        int j = 0;
+        for (; j + 3 * L <= width; j += 3 * L) {
             int i = 0;
-            for (; i + 3 < m; i += 4) {
-                rows4(k, j, a, aOff + i * lda, lda, b, b0, c[c0 + i], c[c0 + i + 1], c[c0 + i + 2], c[c0 + i + 3]);
+            for (; i + 7 < m; i += 8) {
+                rows8x3(k, j, a, aOff + i * lda, lda, b, b0, c, c0 + i);
+            }
+            if (i + 3 < m) {
+                rows4x3(k, j, a, aOff + i * lda, lda, b, b0, c, c0 + i);
+                i += 4;
             }
             for (; i < m; i++) {
-                row1(k, j, a, aOff + i * lda, b, b0, c[c0 + i]);
+                rows1x3(k, j, a, aOff + i * lda, lda, b, b0, c, c0 + i);
             }
         }
-        for (; j < to; j += 2 * L) {
+        for (; j < width; j += L) {
             int i = 0;
-            for (; i + 3 < m; i += 4) {
-                rows4Half(k, j, a, aOff + i * lda, lda, b, b0, c[c0 + i], c[c0 + i + 1], c[c0 + i + 2], c[c0 + i + 3]);
+            for (; i + 7 < m; i += 8) {
+                rows8x1(k, j, a, aOff + i * lda, lda, b, b0, c, c0 + i);
+            }
+            if (i + 3 < m) {
+                rows4x1(k, j, a, aOff + i * lda, lda, b, b0, c, c0 + i);
+                i += 4;
             }
             for (; i < m; i++) {
-                row1Half(k, j, a, aOff + i * lda, b, b0, c[c0 + i]);
+                rows1x1(k, j, a, aOff + i * lda, lda, b, b0, c, c0 + i);
             }
         }
     }
 
     /**
-     * Per-thread rows, {@code NR} wide, that take the last columns of B and C (fewer than {@code 2L} in the row
-     * form, fewer than {@code NR} in the offset form), so that
-     * every kernel runs on whole vectors: masked loads and stores in these large methods make C1 give up on them
-     * ("out of virtual registers"), and C2 then sometimes never gets to compile them.
+     * Per-thread rows, {@code NR} wide, that take the last columns of B and C (fewer than {@code L} in the row
+     * form, fewer than {@code NR} in the offset form), so that no kernel needs lane masks: masked loads and stores
+     * make these large methods too big for C1 ("out of virtual registers"), and C2 then sometimes compiles them
+     * late or never.
      */
     private static final ThreadLocal<Tail> TAIL = ThreadLocal.withInitial(Tail::new);
 
@@ -131,131 +144,311 @@ final class VectorKernels implements FloatKernels {
         }
     }
 
-    private static void rows4(int k, int j, float[] a, int a0, int lda, float[][] b, int bRow,
-                              float[] c0, float[] c1, float[] c2, float[] c3) {
-        int j1 = j + L, j2 = j + 2 * L, j3 = j + 3 * L;
-        FloatVector s00 = FloatVector.fromArray(S, c0, j), s01 = FloatVector.fromArray(S, c0, j1);
-        FloatVector s02 = FloatVector.fromArray(S, c0, j2), s03 = FloatVector.fromArray(S, c0, j3);
-        FloatVector s10 = FloatVector.fromArray(S, c1, j), s11 = FloatVector.fromArray(S, c1, j1);
-        FloatVector s12 = FloatVector.fromArray(S, c1, j2), s13 = FloatVector.fromArray(S, c1, j3);
-        FloatVector s20 = FloatVector.fromArray(S, c2, j), s21 = FloatVector.fromArray(S, c2, j1);
-        FloatVector s22 = FloatVector.fromArray(S, c2, j2), s23 = FloatVector.fromArray(S, c2, j3);
-        FloatVector s30 = FloatVector.fromArray(S, c3, j), s31 = FloatVector.fromArray(S, c3, j1);
-        FloatVector s32 = FloatVector.fromArray(S, c3, j2), s33 = FloatVector.fromArray(S, c3, j3);
-        int a1 = a0 + lda, a2 = a1 + lda, a3 = a2 + lda;
+    // The register blocks, written out: C2 keeps vectors in registers only as separate local variables. Each holds
+    // MR×NV accumulators for the whole reduction; per step it loads NV vectors of B and broadcasts MR scalars of A.
+
+    /** 8 rows of C by 3 vectors of columns from column {@code j}. */
+    private static void rows8x3(int k, int j, float[] a, int aRow, int lda, float[][] b, int bRow,
+                                float[][] c, int cRow) {
+        int j1 = j + L, j2 = j + 2 * L;
+        float[] c0 = c[cRow];
+        int a0 = aRow;
+        FloatVector s00 = FloatVector.fromArray(S, c0, j);
+        FloatVector s01 = FloatVector.fromArray(S, c0, j1);
+        FloatVector s02 = FloatVector.fromArray(S, c0, j2);
+        float[] c1 = c[cRow + 1];
+        int a1 = aRow + lda;
+        FloatVector s10 = FloatVector.fromArray(S, c1, j);
+        FloatVector s11 = FloatVector.fromArray(S, c1, j1);
+        FloatVector s12 = FloatVector.fromArray(S, c1, j2);
+        float[] c2 = c[cRow + 2];
+        int a2 = aRow + 2 * lda;
+        FloatVector s20 = FloatVector.fromArray(S, c2, j);
+        FloatVector s21 = FloatVector.fromArray(S, c2, j1);
+        FloatVector s22 = FloatVector.fromArray(S, c2, j2);
+        float[] c3 = c[cRow + 3];
+        int a3 = aRow + 3 * lda;
+        FloatVector s30 = FloatVector.fromArray(S, c3, j);
+        FloatVector s31 = FloatVector.fromArray(S, c3, j1);
+        FloatVector s32 = FloatVector.fromArray(S, c3, j2);
+        float[] c4 = c[cRow + 4];
+        int a4 = aRow + 4 * lda;
+        FloatVector s40 = FloatVector.fromArray(S, c4, j);
+        FloatVector s41 = FloatVector.fromArray(S, c4, j1);
+        FloatVector s42 = FloatVector.fromArray(S, c4, j2);
+        float[] c5 = c[cRow + 5];
+        int a5 = aRow + 5 * lda;
+        FloatVector s50 = FloatVector.fromArray(S, c5, j);
+        FloatVector s51 = FloatVector.fromArray(S, c5, j1);
+        FloatVector s52 = FloatVector.fromArray(S, c5, j2);
+        float[] c6 = c[cRow + 6];
+        int a6 = aRow + 6 * lda;
+        FloatVector s60 = FloatVector.fromArray(S, c6, j);
+        FloatVector s61 = FloatVector.fromArray(S, c6, j1);
+        FloatVector s62 = FloatVector.fromArray(S, c6, j2);
+        float[] c7 = c[cRow + 7];
+        int a7 = aRow + 7 * lda;
+        FloatVector s70 = FloatVector.fromArray(S, c7, j);
+        FloatVector s71 = FloatVector.fromArray(S, c7, j1);
+        FloatVector s72 = FloatVector.fromArray(S, c7, j2);
         for (int p = 0; p < k; p++) {
             float[] row = b[bRow + p];
             FloatVector x0 = FloatVector.fromArray(S, row, j);
             FloatVector x1 = FloatVector.fromArray(S, row, j1);
             FloatVector x2 = FloatVector.fromArray(S, row, j2);
-            FloatVector x3 = FloatVector.fromArray(S, row, j3);
-            FloatVector w = FloatVector.broadcast(S, a[a0 + p]);
+            FloatVector w;
+            w = FloatVector.broadcast(S, a[a0 + p]);
             s00 = x0.fma(w, s00);
             s01 = x1.fma(w, s01);
             s02 = x2.fma(w, s02);
-            s03 = x3.fma(w, s03);
             w = FloatVector.broadcast(S, a[a1 + p]);
             s10 = x0.fma(w, s10);
             s11 = x1.fma(w, s11);
             s12 = x2.fma(w, s12);
-            s13 = x3.fma(w, s13);
             w = FloatVector.broadcast(S, a[a2 + p]);
             s20 = x0.fma(w, s20);
             s21 = x1.fma(w, s21);
             s22 = x2.fma(w, s22);
-            s23 = x3.fma(w, s23);
             w = FloatVector.broadcast(S, a[a3 + p]);
             s30 = x0.fma(w, s30);
             s31 = x1.fma(w, s31);
             s32 = x2.fma(w, s32);
-            s33 = x3.fma(w, s33);
+            w = FloatVector.broadcast(S, a[a4 + p]);
+            s40 = x0.fma(w, s40);
+            s41 = x1.fma(w, s41);
+            s42 = x2.fma(w, s42);
+            w = FloatVector.broadcast(S, a[a5 + p]);
+            s50 = x0.fma(w, s50);
+            s51 = x1.fma(w, s51);
+            s52 = x2.fma(w, s52);
+            w = FloatVector.broadcast(S, a[a6 + p]);
+            s60 = x0.fma(w, s60);
+            s61 = x1.fma(w, s61);
+            s62 = x2.fma(w, s62);
+            w = FloatVector.broadcast(S, a[a7 + p]);
+            s70 = x0.fma(w, s70);
+            s71 = x1.fma(w, s71);
+            s72 = x2.fma(w, s72);
         }
         s00.intoArray(c0, j);
         s01.intoArray(c0, j1);
         s02.intoArray(c0, j2);
-        s03.intoArray(c0, j3);
         s10.intoArray(c1, j);
         s11.intoArray(c1, j1);
         s12.intoArray(c1, j2);
-        s13.intoArray(c1, j3);
         s20.intoArray(c2, j);
         s21.intoArray(c2, j1);
         s22.intoArray(c2, j2);
-        s23.intoArray(c2, j3);
         s30.intoArray(c3, j);
         s31.intoArray(c3, j1);
         s32.intoArray(c3, j2);
-        s33.intoArray(c3, j3);
+        s40.intoArray(c4, j);
+        s41.intoArray(c4, j1);
+        s42.intoArray(c4, j2);
+        s50.intoArray(c5, j);
+        s51.intoArray(c5, j1);
+        s52.intoArray(c5, j2);
+        s60.intoArray(c6, j);
+        s61.intoArray(c6, j1);
+        s62.intoArray(c6, j2);
+        s70.intoArray(c7, j);
+        s71.intoArray(c7, j1);
+        s72.intoArray(c7, j2);
     }
 
-    private static void row1(int k, int j, float[] a, int a0, float[][] b, int bRow, float[] c0) {
-        int j1 = j + L, j2 = j + 2 * L, j3 = j + 3 * L;
-        FloatVector s0 = FloatVector.fromArray(S, c0, j), s1 = FloatVector.fromArray(S, c0, j1);
-        FloatVector s2 = FloatVector.fromArray(S, c0, j2), s3 = FloatVector.fromArray(S, c0, j3);
-        for (int p = 0; p < k; p++) {
-            float[] row = b[bRow + p];
-            FloatVector w = FloatVector.broadcast(S, a[a0 + p]);
-            s0 = FloatVector.fromArray(S, row, j).fma(w, s0);
-            s1 = FloatVector.fromArray(S, row, j1).fma(w, s1);
-            s2 = FloatVector.fromArray(S, row, j2).fma(w, s2);
-            s3 = FloatVector.fromArray(S, row, j3).fma(w, s3);
-        }
-        s0.intoArray(c0, j);
-        s1.intoArray(c0, j1);
-        s2.intoArray(c0, j2);
-        s3.intoArray(c0, j3);
-    }
-
-    /** Four rows of C, two vectors wide. */
-    private static void rows4Half(int k, int j, float[] a, int a0, int lda, float[][] b, int bRow,
-                                  float[] c0, float[] c1, float[] c2, float[] c3) {
-        int j1 = j + L;
-        FloatVector s00 = FloatVector.fromArray(S, c0, j), s01 = FloatVector.fromArray(S, c0, j1);
-        FloatVector s10 = FloatVector.fromArray(S, c1, j), s11 = FloatVector.fromArray(S, c1, j1);
-        FloatVector s20 = FloatVector.fromArray(S, c2, j), s21 = FloatVector.fromArray(S, c2, j1);
-        FloatVector s30 = FloatVector.fromArray(S, c3, j), s31 = FloatVector.fromArray(S, c3, j1);
-        int a1 = a0 + lda, a2 = a1 + lda, a3 = a2 + lda;
+    /** 4 rows of C by 3 vectors of columns from column {@code j}. */
+    private static void rows4x3(int k, int j, float[] a, int aRow, int lda, float[][] b, int bRow,
+                                float[][] c, int cRow) {
+        int j1 = j + L, j2 = j + 2 * L;
+        float[] c0 = c[cRow];
+        int a0 = aRow;
+        FloatVector s00 = FloatVector.fromArray(S, c0, j);
+        FloatVector s01 = FloatVector.fromArray(S, c0, j1);
+        FloatVector s02 = FloatVector.fromArray(S, c0, j2);
+        float[] c1 = c[cRow + 1];
+        int a1 = aRow + lda;
+        FloatVector s10 = FloatVector.fromArray(S, c1, j);
+        FloatVector s11 = FloatVector.fromArray(S, c1, j1);
+        FloatVector s12 = FloatVector.fromArray(S, c1, j2);
+        float[] c2 = c[cRow + 2];
+        int a2 = aRow + 2 * lda;
+        FloatVector s20 = FloatVector.fromArray(S, c2, j);
+        FloatVector s21 = FloatVector.fromArray(S, c2, j1);
+        FloatVector s22 = FloatVector.fromArray(S, c2, j2);
+        float[] c3 = c[cRow + 3];
+        int a3 = aRow + 3 * lda;
+        FloatVector s30 = FloatVector.fromArray(S, c3, j);
+        FloatVector s31 = FloatVector.fromArray(S, c3, j1);
+        FloatVector s32 = FloatVector.fromArray(S, c3, j2);
         for (int p = 0; p < k; p++) {
             float[] row = b[bRow + p];
             FloatVector x0 = FloatVector.fromArray(S, row, j);
             FloatVector x1 = FloatVector.fromArray(S, row, j1);
-            FloatVector w = FloatVector.broadcast(S, a[a0 + p]);
+            FloatVector x2 = FloatVector.fromArray(S, row, j2);
+            FloatVector w;
+            w = FloatVector.broadcast(S, a[a0 + p]);
             s00 = x0.fma(w, s00);
             s01 = x1.fma(w, s01);
+            s02 = x2.fma(w, s02);
             w = FloatVector.broadcast(S, a[a1 + p]);
             s10 = x0.fma(w, s10);
             s11 = x1.fma(w, s11);
+            s12 = x2.fma(w, s12);
             w = FloatVector.broadcast(S, a[a2 + p]);
             s20 = x0.fma(w, s20);
             s21 = x1.fma(w, s21);
+            s22 = x2.fma(w, s22);
             w = FloatVector.broadcast(S, a[a3 + p]);
             s30 = x0.fma(w, s30);
             s31 = x1.fma(w, s31);
+            s32 = x2.fma(w, s32);
         }
         s00.intoArray(c0, j);
         s01.intoArray(c0, j1);
+        s02.intoArray(c0, j2);
         s10.intoArray(c1, j);
         s11.intoArray(c1, j1);
+        s12.intoArray(c1, j2);
         s20.intoArray(c2, j);
         s21.intoArray(c2, j1);
+        s22.intoArray(c2, j2);
         s30.intoArray(c3, j);
         s31.intoArray(c3, j1);
+        s32.intoArray(c3, j2);
     }
 
-    /** One row of C, two vectors wide. */
-    private static void row1Half(int k, int j, float[] a, int a0, float[][] b, int bRow, float[] c0) {
-        int j1 = j + L;
-        FloatVector s0 = FloatVector.fromArray(S, c0, j), s1 = FloatVector.fromArray(S, c0, j1);
+    /** 1 row of C by 3 vectors of columns from column {@code j}. */
+    private static void rows1x3(int k, int j, float[] a, int aRow, int lda, float[][] b, int bRow,
+                                float[][] c, int cRow) {
+        int j1 = j + L, j2 = j + 2 * L;
+        float[] c0 = c[cRow];
+        int a0 = aRow;
+        FloatVector s00 = FloatVector.fromArray(S, c0, j);
+        FloatVector s01 = FloatVector.fromArray(S, c0, j1);
+        FloatVector s02 = FloatVector.fromArray(S, c0, j2);
         for (int p = 0; p < k; p++) {
             float[] row = b[bRow + p];
-            FloatVector w = FloatVector.broadcast(S, a[a0 + p]);
-            s0 = FloatVector.fromArray(S, row, j).fma(w, s0);
-            s1 = FloatVector.fromArray(S, row, j1).fma(w, s1);
+            FloatVector x0 = FloatVector.fromArray(S, row, j);
+            FloatVector x1 = FloatVector.fromArray(S, row, j1);
+            FloatVector x2 = FloatVector.fromArray(S, row, j2);
+            FloatVector w;
+            w = FloatVector.broadcast(S, a[a0 + p]);
+            s00 = x0.fma(w, s00);
+            s01 = x1.fma(w, s01);
+            s02 = x2.fma(w, s02);
         }
-        s0.intoArray(c0, j);
-        s1.intoArray(c0, j1);
+        s00.intoArray(c0, j);
+        s01.intoArray(c0, j1);
+        s02.intoArray(c0, j2);
     }
 
+    /** 8 rows of C by 1 vector of columns from column {@code j}. */
+    private static void rows8x1(int k, int j, float[] a, int aRow, int lda, float[][] b, int bRow,
+                                float[][] c, int cRow) {
+        float[] c0 = c[cRow];
+        int a0 = aRow;
+        FloatVector s00 = FloatVector.fromArray(S, c0, j);
+        float[] c1 = c[cRow + 1];
+        int a1 = aRow + lda;
+        FloatVector s10 = FloatVector.fromArray(S, c1, j);
+        float[] c2 = c[cRow + 2];
+        int a2 = aRow + 2 * lda;
+        FloatVector s20 = FloatVector.fromArray(S, c2, j);
+        float[] c3 = c[cRow + 3];
+        int a3 = aRow + 3 * lda;
+        FloatVector s30 = FloatVector.fromArray(S, c3, j);
+        float[] c4 = c[cRow + 4];
+        int a4 = aRow + 4 * lda;
+        FloatVector s40 = FloatVector.fromArray(S, c4, j);
+        float[] c5 = c[cRow + 5];
+        int a5 = aRow + 5 * lda;
+        FloatVector s50 = FloatVector.fromArray(S, c5, j);
+        float[] c6 = c[cRow + 6];
+        int a6 = aRow + 6 * lda;
+        FloatVector s60 = FloatVector.fromArray(S, c6, j);
+        float[] c7 = c[cRow + 7];
+        int a7 = aRow + 7 * lda;
+        FloatVector s70 = FloatVector.fromArray(S, c7, j);
+        for (int p = 0; p < k; p++) {
+            float[] row = b[bRow + p];
+            FloatVector x0 = FloatVector.fromArray(S, row, j);
+            FloatVector w;
+            w = FloatVector.broadcast(S, a[a0 + p]);
+            s00 = x0.fma(w, s00);
+            w = FloatVector.broadcast(S, a[a1 + p]);
+            s10 = x0.fma(w, s10);
+            w = FloatVector.broadcast(S, a[a2 + p]);
+            s20 = x0.fma(w, s20);
+            w = FloatVector.broadcast(S, a[a3 + p]);
+            s30 = x0.fma(w, s30);
+            w = FloatVector.broadcast(S, a[a4 + p]);
+            s40 = x0.fma(w, s40);
+            w = FloatVector.broadcast(S, a[a5 + p]);
+            s50 = x0.fma(w, s50);
+            w = FloatVector.broadcast(S, a[a6 + p]);
+            s60 = x0.fma(w, s60);
+            w = FloatVector.broadcast(S, a[a7 + p]);
+            s70 = x0.fma(w, s70);
+        }
+        s00.intoArray(c0, j);
+        s10.intoArray(c1, j);
+        s20.intoArray(c2, j);
+        s30.intoArray(c3, j);
+        s40.intoArray(c4, j);
+        s50.intoArray(c5, j);
+        s60.intoArray(c6, j);
+        s70.intoArray(c7, j);
+    }
+
+    /** 4 rows of C by 1 vector of columns from column {@code j}. */
+    private static void rows4x1(int k, int j, float[] a, int aRow, int lda, float[][] b, int bRow,
+                                float[][] c, int cRow) {
+        float[] c0 = c[cRow];
+        int a0 = aRow;
+        FloatVector s00 = FloatVector.fromArray(S, c0, j);
+        float[] c1 = c[cRow + 1];
+        int a1 = aRow + lda;
+        FloatVector s10 = FloatVector.fromArray(S, c1, j);
+        float[] c2 = c[cRow + 2];
+        int a2 = aRow + 2 * lda;
+        FloatVector s20 = FloatVector.fromArray(S, c2, j);
+        float[] c3 = c[cRow + 3];
+        int a3 = aRow + 3 * lda;
+        FloatVector s30 = FloatVector.fromArray(S, c3, j);
+        for (int p = 0; p < k; p++) {
+            float[] row = b[bRow + p];
+            FloatVector x0 = FloatVector.fromArray(S, row, j);
+            FloatVector w;
+            w = FloatVector.broadcast(S, a[a0 + p]);
+            s00 = x0.fma(w, s00);
+            w = FloatVector.broadcast(S, a[a1 + p]);
+            s10 = x0.fma(w, s10);
+            w = FloatVector.broadcast(S, a[a2 + p]);
+            s20 = x0.fma(w, s20);
+            w = FloatVector.broadcast(S, a[a3 + p]);
+            s30 = x0.fma(w, s30);
+        }
+        s00.intoArray(c0, j);
+        s10.intoArray(c1, j);
+        s20.intoArray(c2, j);
+        s30.intoArray(c3, j);
+    }
+
+    /** 1 row of C by 1 vector of columns from column {@code j}. */
+    private static void rows1x1(int k, int j, float[] a, int aRow, int lda, float[][] b, int bRow,
+                                float[][] c, int cRow) {
+        float[] c0 = c[cRow];
+        int a0 = aRow;
+        FloatVector s00 = FloatVector.fromArray(S, c0, j);
+        for (int p = 0; p < k; p++) {
+            float[] row = b[bRow + p];
+            FloatVector x0 = FloatVector.fromArray(S, row, j);
+            FloatVector w;
+            w = FloatVector.broadcast(S, a[a0 + p]);
+            s00 = x0.fma(w, s00);
+        }
+        s00.intoArray(c0, j);
+    }
     // ---- the offset form: A, B and C in flat arrays with leading dimensions ----
 
     @Override
@@ -362,7 +555,7 @@ final class VectorKernels implements FloatKernels {
     private static void flatTail(int m, int kb, int from, int n, float[] a, int aOff, int lda, float[] b, int bOff,
                                  int ldb, float[] c, int cOff, int ldc) {
         int cols = n - from;
-        int width = (cols + 2 * L - 1) / (2 * L) * (2 * L);
+        int width = (cols + L - 1) / L * L;
         Tail t = TAIL.get();
         float[][] tb = t.b(kb);
         float[][] tc = t.c(m);
@@ -372,7 +565,7 @@ final class VectorKernels implements FloatKernels {
         for (int i = 0; i < m; i++) {
             System.arraycopy(c, cOff + i * ldc + from, tc[i], 0, cols);
         }
-        strips(m, kb, 0, width, a, aOff, lda, tb, 0, tc, 0);
+        strips(m, kb, width, a, aOff, lda, tb, 0, tc, 0);
         for (int i = 0; i < m; i++) {
             System.arraycopy(tc[i], 0, c, cOff + i * ldc + from, cols);
         }
