@@ -80,7 +80,11 @@ class JavaKernelImplementationsTest {
                 h = Math.max(h, (kh - 1) * dilation + 1);
                 w = Math.max(w, (kw - 1) * dilation + 1);
                 c = conv(r, groups * r.nextInt(1, 6), groups * r.nextInt(1, 12), kh, kw, stride, dilation, groups,
-                        r.nextBoolean() ? Padding.valid() : Padding.symmetric(r.nextInt(0, 3)), r.nextBoolean());
+                        switch (r.nextInt(3)) {
+                            case 0 -> Padding.valid();
+                            case 1 -> Padding.same(); // stride 1: output planes the input's size, even kernels unevenly
+                            default -> Padding.symmetric(r.nextInt(0, 3));
+                        }, r.nextBoolean());
             }
         }
         shape[0] = Shape.of(batch, c.inChannels(), h, w);

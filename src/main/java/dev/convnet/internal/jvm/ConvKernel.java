@@ -77,6 +77,8 @@ final class ConvKernel implements LayerKernel {
     private final int positions;
     private final int reduction;
     private final boolean pointwise;
+    /** Stride 1 and output planes the size of the input's: each im2col row is one shifted copy per image. */
+    private final boolean sameSize;
     private final int tile;
     private final int tiles;
     private final int channelBlock;
@@ -114,6 +116,7 @@ final class ConvKernel implements LayerKernel {
         this.reduction = groupIn * kh * kw;
         this.pointwise = kh == 1 && kw == 1 && sh == 1 && sw == 1 && padTop == 0 && padLeft == 0
                 && outH == inH && outW == inW;
+        this.sameSize = !pointwise && sh == 1 && sw == 1 && outH == inH && outW == inW;
         this.columns = batch * positions;
         // balanced tiles of at most TILE columns
         int t = Math.max(1, (columns + TILE - 1) / TILE);
@@ -292,6 +295,10 @@ final class ConvKernel implements LayerKernel {
                 continue;
             }
             int offX = j * dw - padLeft;
+            if (sameSize) {
+                shiftedRow(x, channel, n0, p0, width, (i * dh - padTop) * inW + offX, offX, dst);
+                continue;
+            }
             // output columns ox with 0 ≤ ox·sw + offX < inW
             int validLo = Math.max(0, Math.ceilDiv(-offX, sw));
             int validHi = Math.floorDiv(inW - 1 - offX, sw) + 1;
@@ -326,6 +333,43 @@ final class ConvKernel implements LayerKernel {
                     n++;
                 }
             }
+        }
+    }
+
+    /**
+     * One im2col row when the output plane is the input plane's size at stride 1: output position q of an image reads
+     * input element {@code q + shift} of its channel plane ({@code shift = offY·W + offX}), so each image's part of
+     * the row is one copy, with zeros where {@code q + shift} leaves the plane (rows above or below it) and, per
+     * output row, at the {@code |offX|} columns where {@code ox + offX} leaves {@code [0, W)} (the copy took the
+     * neighbouring row's elements there). Small planes (14×14: 14 copies of 14 per row otherwise) gain most.
+     */
+    private void shiftedRow(float[] x, int channel, int n0, int p0, int width, int shift, int offX, float[] dst) {
+        int plane = positions;
+        int xLo = offX < 0 ? 0 : Math.max(0, inW - offX);
+        int xHi = offX < 0 ? Math.min(inW, -offX) : inW;
+        int n = n0;
+        int p = p0;
+        for (int t = 0; t < width; ) {
+            int len = Math.min(plane - p, width - t);
+            int lo = Math.min(p + len, Math.max(p, -shift));
+            int hi = Math.max(lo, Math.min(p + len, plane - shift));
+            Arrays.fill(dst, t, t + (lo - p), 0f);
+            if (hi > lo) {
+                System.arraycopy(x, (n * inC + channel) * plane + lo + shift, dst, t + (lo - p), hi - lo);
+            }
+            Arrays.fill(dst, t + (hi - p), t + len, 0f);
+            if (offX != 0) {
+                for (int oy = p / inW; oy * inW < p + len; oy++) {
+                    int from = Math.max(p, oy * inW + xLo);
+                    int to = Math.min(p + len, oy * inW + xHi);
+                    if (from < to) {
+                        Arrays.fill(dst, t + (from - p), t + (to - p), 0f);
+                    }
+                }
+            }
+            t += len;
+            p = 0;
+            n++;
         }
     }
 
