@@ -108,7 +108,8 @@ class VectorizationTest {
         FloatKernelsTest.vector();
         Run r = child("--add-modules", "jdk.incubator.vector");
         assertTrue(r.out().startsWith("kernels=Vector API, "), r.toString());
-        assertTrue(r.out().endsWith(" (module jdk.incubator.vector is loaded)"), r.toString());
+        assertTrue(r.out().matches("kernels=Vector API, .* \\(module jdk.incubator.vector is loaded; compiled by the JIT "
+                + "in \\d+ ms\\)"), r.toString());
         assertEquals(1, r.logLines(), r.err());
         assertTrue(r.err().contains("INFO: Java kernels: Vector API, "), r.err());
     }

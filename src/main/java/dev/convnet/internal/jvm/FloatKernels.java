@@ -37,6 +37,14 @@ interface FloatKernels {
     void depthwise3x3(float[] p, int base, int w, int len, float[] weights, int wOff, float bias, float[][] taps,
                       float[] acc);
 
+    /**
+     * Runs the kernels on small inputs until the JIT has compiled them, for at most {@code budgetNanos}; called once
+     * per JVM by {@link Vectorization}, before the first real use.
+     *
+     * @return the nanoseconds spent
+     */
+    long warmUp(long budgetNanos);
+
     /** What runs, for logs and {@code convnet info}, e.g. {@code "Vector API, 512-bit (16 floats)"}. */
     String description();
 }

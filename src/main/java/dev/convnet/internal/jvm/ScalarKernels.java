@@ -61,6 +61,12 @@ final class ScalarKernels implements FloatKernels {
         }
     }
 
+    /** Nothing to do: C2 compiles plain loops soon enough, and C1's code for them is not far behind. */
+    @Override
+    public long warmUp(long budgetNanos) {
+        return 0;
+    }
+
     @Override
     public String description() {
         return "scalar loops (auto-vectorized by C2)";

@@ -31,6 +31,8 @@ final class VectorKernels implements FloatKernels {
     private static final int NR = 4 * L;
     /** Reduction rows per pass of the offset form, so that a strip of B ({@code KC × NR}) stays in L1/L2. */
     private static final int KC = 256;
+    /** The speed at which {@link #warmUp} takes the kernels for compiled. */
+    private static final int WARM_GFLOPS = 4;
 
     /**
      * @throws UnsupportedOperationException if the platform's preferred vectors hold fewer than four floats (then
@@ -41,6 +43,54 @@ final class VectorKernels implements FloatKernels {
             throw new UnsupportedOperationException("the preferred vector size is " + S.vectorBitSize()
                     + " bits; the Vector API kernels need at least 128");
         }
+    }
+
+    /**
+     * Runs every kernel path (row blocks of 8, 4 and 1 rows; strips of 3 and 1 vectors and the copied last columns;
+     * the offset form's blocks and tail; the depthwise band, long and short) on small arrays until they run at
+     * compiled speed, or until {@code budgetNanos} have passed. Until C2 compiles it, Vector API code runs boxed, one
+     * object per vector operation, well under a GFLOP/s; the 24-accumulator blocks are also too big for C1, so they
+     * would otherwise run interpreted for the first second or so of a JVM's work. Each round is timed, and the
+     * warm-up ends with the first round faster than {@value #WARM_GFLOPS} GFLOP/s (C2's code does these tiny
+     * products at tens of GFLOP/s). Every shape the kernels branch on is in a round, so that C2 compiles no path as
+     * never taken.
+     */
+    @Override
+    public long warmUp(long budgetNanos) {
+        long start = System.nanoTime();
+        int[] ms = {1, 3, 4, 5, 8, 9, 13};
+        int[] widths = {5, L, 3 * L, 4 * L + 5, 7 * L + 3};
+        int k = 3;
+        float[] a = new float[13 * k];
+        float[][] b = new float[k][7 * L + 3];
+        float[][] c = new float[13][7 * L + 3];
+        float[] flatB = new float[k * (NR + 5)];
+        float[] flatC = new float[13 * (NR + 5)];
+        float[] plane = new float[8 * L + 64];
+        float[] acc = new float[4 * L];
+        float[] w9 = new float[9];
+        while (System.nanoTime() - start < budgetNanos) {
+            long t0 = System.nanoTime();
+            long flops = 0;
+            for (int rep = 0; rep < 10; rep++) {
+                for (int m : ms) {
+                    for (int width : widths) {
+                        multiplyAddRows(m, k, width, a, 0, k, b, 0, c, 0);
+                        flops += 2L * m * k * width;
+                    }
+                    multiplyAdd(m, 5, k, a, 0, k, flatB, 0, NR + 5, flatC, 0, NR + 5);
+                    multiplyAdd(m, NR + 5, k, a, 0, k, flatB, 0, NR + 5, flatC, 0, NR + 5);
+                    flops += 2L * m * k * (NR + 10);
+                }
+                depthwise3x3(plane, 0, 16, 5, w9, 0, 0f, null, acc);
+                depthwise3x3(plane, 0, 16, 3 * L + 5, w9, 0, 0f, null, acc);
+                flops += 18L * (3 * L + 10);
+            }
+            if (flops >= WARM_GFLOPS * (System.nanoTime() - t0)) {
+                break;
+            }
+        }
+        return System.nanoTime() - start;
     }
 
     @Override

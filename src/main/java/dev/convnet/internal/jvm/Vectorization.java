@@ -20,7 +20,9 @@ import java.util.Optional;
  * <li>the platform's preferred vector holds at least 128 bits, and the implementation class loads.</li>
  * </ol>
  * The vector implementation is loaded reflectively by name, so that the scalar path never links against the
- * incubator module. The choice is made once per JVM, when the first Java kernel is built, and logged once on the
+ * incubator module, and warmed up on small inputs until the JIT has compiled it (at most two seconds, once per JVM):
+ * before C2 compiles them, Vector API kernels run many times slower than scalar loops. The choice is made once per
+ * JVM, when the first Java kernel is built, and logged once on the
  * {@code dev.convnet.jvm} {@link System.Logger}: at INFO when the Vector API kernels or the opt-out property decided,
  * at WARNING (with how to fix it) when something was missing.
  *
@@ -34,6 +36,8 @@ public final class Vectorization {
     static final String VECTOR_CLASS = "dev.convnet.internal.jvm.VectorKernels";
 
     private static final Logger LOG = System.getLogger("dev.convnet.jvm");
+    /** The most time the warm-up of the vector kernels may take (it usually needs a few hundred milliseconds). */
+    private static final long WARM_UP_BUDGET_NANOS = 2_000_000_000L;
 
     private Vectorization() {
     }
@@ -50,8 +54,18 @@ public final class Vectorization {
     }
 
     private static final class Holder {
-        static final Choice CHOICE = log(decide(System.getProperty(PROPERTY),
-                ModuleLayer.boot().findModule(MODULE), System.getProperty("java.vm.info", "")));
+        static final Choice CHOICE = log(warm(decide(System.getProperty(PROPERTY),
+                ModuleLayer.boot().findModule(MODULE), System.getProperty("java.vm.info", ""))));
+
+        /** Warms the chosen kernels up (see {@link FloatKernels#warmUp}) and says how long that took. */
+        private static Choice warm(Choice c) {
+            if (c.kernels() == null) {
+                return c;
+            }
+            long ns = c.kernels().warmUp(WARM_UP_BUDGET_NANOS);
+            return ns == 0 ? c : new Choice(c.kernels(), c.level(),
+                    c.reason() + "; compiled by the JIT in " + ns / 1_000_000 + " ms");
+        }
 
         private static Choice log(Choice c) {
             if (c.kernels() != null) {
