@@ -121,8 +121,14 @@ class JavaKernelImplementationsTest {
         // MobileNet-style depthwise 3×3 on a 57-wide plane: bands of 8 rows, 456 positions (28.5 vectors)
         Conv2d dw = conv(r, 6, 6, 3, 3, 1, 1, 6, Padding.symmetric(1), true);
         Shape dwIn = Shape.of(2, 6, 57, 57);
+        // valid 5×5 (the wide column space): 4·28·32 columns in tiles that start mid-row and cross images
+        Conv2d valid = conv(r, 3, 6, 5, 5, 1, 1, 1, Padding.valid(), true);
+        Shape validIn = Shape.of(4, 3, 32, 32);
+        // valid, dilated, few columns and many channels: the wide columns in the transposed product
+        Conv2d validT = conv(r, 5, 80, 3, 3, 1, 2, 1, Padding.valid(), false);
+        Shape validTIn = Shape.of(2, 5, 9, 10);
         try (ReferenceKernels ref = new ReferenceKernels()) {
-            for (Object[] c : new Object[][] {{big, bigIn}, {dw, dwIn}}) {
+            for (Object[] c : new Object[][] {{big, bigIn}, {dw, dwIn}, {valid, validIn}, {validT, validTIn}}) {
                 Conv2d conv = (Conv2d) c[0];
                 Shape in = (Shape) c[1];
                 float[] x = ints(r, (int) in.elementCount());

@@ -79,6 +79,14 @@ final class ConvKernel implements LayerKernel {
     private final boolean pointwise;
     /** Stride 1 and output planes the size of the input's: each im2col row is one shifted copy per image. */
     private final boolean sameSize;
+    /**
+     * Stride 1, no padding, output planes smaller than the input's: the columns run over {@code outH × inW} "wide"
+     * positions per image, each im2col row is one copy per image, and the {@code inW − outW} columns per output row
+     * that lie past the output's edge are computed and dropped.
+     */
+    private final boolean wide;
+    /** Columns per image: {@code positions}, or {@code outH·inW} when {@link #wide}. */
+    private final int span;
     private final int tile;
     private final int tiles;
     private final int channelBlock;
@@ -117,7 +125,10 @@ final class ConvKernel implements LayerKernel {
         this.pointwise = kh == 1 && kw == 1 && sh == 1 && sw == 1 && padTop == 0 && padLeft == 0
                 && outH == inH && outW == inW;
         this.sameSize = !pointwise && sh == 1 && sw == 1 && outH == inH && outW == inW;
-        this.columns = batch * positions;
+        this.wide = !pointwise && !sameSize && sh == 1 && sw == 1 && padTop == 0 && padLeft == 0
+                && outH == inH - (kh - 1) * dh && outW == inW - (kw - 1) * dw && outW < inW;
+        this.span = wide ? outH * inW : positions;
+        this.columns = batch * span;
         // balanced tiles of at most TILE columns
         int t = Math.max(1, (columns + TILE - 1) / TILE);
         this.tile = (columns + t - 1) / t;
@@ -196,13 +207,24 @@ final class ConvKernel implements LayerKernel {
             im2col(x, g, q0, width, k0, kb, col);
             parallel.kernels().multiplyAddRows(zn, kb, width, weights, z0 * reduction + k0, reduction, col, 0, acc, 0);
         }
-        // scatter the accumulator rows to NCHW, one contiguous run per image
-        int n = q0 / positions;
-        int p = q0 - n * positions;
+        // scatter the accumulator rows to NCHW, one contiguous run per image (per output row when wide)
+        int n = q0 / span;
+        int p = q0 - n * span;
         for (int done = 0; done < width; ) {
-            int len = Math.min(positions - p, width - done);
+            int len = Math.min(span - p, width - done);
             for (int r = 0; r < zn; r++) {
-                System.arraycopy(acc[r], done, y, (n * outC + z0 + r) * positions + p, len);
+                int out = (n * outC + z0 + r) * positions;
+                if (!wide) {
+                    System.arraycopy(acc[r], done, y, out + p, len);
+                    continue;
+                }
+                for (int oy = p / inW; oy * inW < p + len; oy++) {
+                    int from = Math.max(p, oy * inW);
+                    int to = Math.min(p + len, oy * inW + outW);
+                    if (from < to) {
+                        System.arraycopy(acc[r], done + from - p, y, out + oy * outW + from - oy * inW, to - from);
+                    }
+                }
             }
             done += len;
             p = 0;
@@ -251,15 +273,19 @@ final class ConvKernel implements LayerKernel {
             }
             parallel.kernels().multiplyAddRows(width, kb, zn, patches, 0, kb, w, k0, acc, 0);
         }
-        int n = q0 / positions;
-        int p = q0 - n * positions;
+        int n = q0 / span;
+        int p = q0 - n * span;
         for (int q = 0; q < width; q++) {
             float[] row = acc[q];
-            int base = (n * outC + z0) * positions + p;
-            for (int z = 0; z < zn; z++) {
-                y[base + z * positions] = row[z];
+            int oy = wide ? p / inW : 0;
+            int ox = wide ? p - oy * inW : p;
+            if (ox < (wide ? outW : positions)) {
+                int base = (n * outC + z0) * positions + oy * outW + ox;
+                for (int z = 0; z < zn; z++) {
+                    y[base + z * positions] = row[z];
+                }
             }
-            if (++p == positions) {
+            if (++p == span) {
                 p = 0;
                 n++;
             }
@@ -274,8 +300,8 @@ final class ConvKernel implements LayerKernel {
     private void im2col(float[] x, int g, int q0, int width, int r0, int rows, float[][] col) {
         int plane = inH * inW;
         int taps = kh * kw;
-        int n0 = q0 / positions;
-        int p0 = q0 - n0 * positions;
+        int n0 = q0 / span;
+        int p0 = q0 - n0 * span;
         for (int r = r0; r < r0 + rows; r++) {
             float[] dst = col[r - r0];
             int c = r / taps;
@@ -295,6 +321,10 @@ final class ConvKernel implements LayerKernel {
                 continue;
             }
             int offX = j * dw - padLeft;
+            if (wide) {
+                wideRow(x, channel, n0, p0, width, i * dh * inW + j * dw, dst);
+                continue;
+            }
             if (sameSize) {
                 shiftedRow(x, channel, n0, p0, width, (i * dh - padTop) * inW + offX, offX, dst);
                 continue;
@@ -367,6 +397,30 @@ final class ConvKernel implements LayerKernel {
                     }
                 }
             }
+            t += len;
+            p = 0;
+            n++;
+        }
+    }
+
+    /**
+     * One im2col row in the {@link #wide} column space: wide position {@code q = oy·W + ox} of an image reads input
+     * element {@code q + offset} of its channel plane, so each image's part of the row is one copy. Positions past an
+     * output row's edge read the next input row (or, at the very end, past the plane); they are dropped by the
+     * scatter, and only the end of the input array is guarded (zeros there).
+     */
+    private void wideRow(float[] x, int channel, int n0, int p0, int width, int offset, float[] dst) {
+        int plane = inH * inW;
+        int n = n0;
+        int p = p0;
+        for (int t = 0; t < width; ) {
+            int len = Math.min(span - p, width - t);
+            int src = (n * inC + channel) * plane + p + offset;
+            int avail = Math.max(0, Math.min(len, x.length - src));
+            if (avail > 0) {
+                System.arraycopy(x, src, dst, t, avail);
+            }
+            Arrays.fill(dst, t + avail, t + len, 0f);
             t += len;
             p = 0;
             n++;
