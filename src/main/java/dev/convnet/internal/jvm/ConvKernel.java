@@ -15,7 +15,7 @@ import java.util.Arrays;
  * <ol>
  * <li>fill the block's accumulator rows (one {@code float[]} per output channel) with the bias;</li>
  * <li>for each slice of {@value #KC} reduction rows: im2col those rows for the tile into per-thread
- *     row arrays, then {@link Sgemm#multiplyAddRows} them into the accumulators;</li>
+ *     row arrays, then {@link FloatKernels#multiplyAddRows} them into the accumulators;</li>
  * <li>copy the accumulator rows out to the NCHW output.</li>
  * </ol>
  *
@@ -28,7 +28,7 @@ import java.util.Arrays;
  * Channel blocks are also split further when there are too few tasks for the threads.
  *
  * <p>Rows as separate arrays (not offsets into one scratch array) are what lets C2 vectorize the
- * micro-kernel; see {@link Sgemm}. Re-running im2col per channel block costs {@code 1/BLOCK} of
+ * micro-kernel; see {@link Sgemm} (the Vector API kernels, {@code VectorKernels}, need no such proof). Re-running im2col per channel block costs {@code 1/BLOCK} of
  * the multiply work at most.
  *
  * <p>Tiles of fewer than {@value #NARROW} columns with more channels than columns (7×7 maps at

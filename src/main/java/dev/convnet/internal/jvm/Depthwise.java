@@ -11,7 +11,7 @@ import java.util.Arrays;
  * out {@code W_p} wide, tap (i, j) of output element {@code oy·W_p + ox} sits at the constant
  * distance {@code i·dH·W_p + j·dW}, so for a band of output rows each tap's operand is one
  * contiguous run of the padded plane: one {@link System#arraycopy} per tap and band into a row
- * array indexed from 0. The band is then the 1-row {@link Sgemm#multiplyAddRows} of its
+ * array indexed from 0. The band is then the 1-row {@link FloatKernels#multiplyAddRows} of its
  * {@code kH·kW} tap rows, which C2 vectorizes, and only the {@code W_out} valid columns of each
  * output row are copied out ({@code W_p − W_out} columns per row are computed and dropped).
  *
