@@ -28,8 +28,8 @@ import java.util.Arrays;
  * Channel blocks are also split further when there are too few tasks for the threads.
  *
  * <p>Rows as separate arrays (not offsets into one scratch array) are what lets C2 vectorize the
- * micro-kernel; see {@link Sgemm} (the Vector API kernels, {@code VectorKernels}, need no such proof). Re-running im2col per channel block costs {@code 1/BLOCK} of
- * the multiply work at most.
+ * scalar micro-kernel; see {@link Sgemm} (the Vector API kernels need no such proof). Re-running
+ * im2col per channel block costs {@code 1/BLOCK} of the multiply work at most.
  *
  * <p>Tiles of fewer than {@value #NARROW} columns with more channels than columns (7×7 maps at
  * batch 1) compute the transposed product instead, so the vectorized rows run over channels; see
