@@ -72,7 +72,7 @@ info: build
 
 BENCH_CP = target/test-classes:target/classes:$$(cat target/test-classpath.txt)
 # -Xss8m: ONNX Runtime 1.29 overflows the default 1 MB main-thread stack (SIGSEGV) while optimizing a graph
-BENCH_JAVA = $(JAVA) -Xss8m --enable-native-access=ALL-UNNAMED -cp $(BENCH_CP)
+BENCH_JAVA = $(JAVA) -Xss8m --enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector -cp $(BENCH_CP)
 TORCH_PYTHON ?= /usr/bin/python3
 MODELS_DIR ?= target/models
 BENCH_THREADS ?= $(shell nproc)

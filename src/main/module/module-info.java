@@ -17,6 +17,7 @@ module dev.convnet {
     requires info.picocli;                 // the command line
     requires me.tongfei.progressbar;       // the trainer's progress bar
     requires org.knowm.xchart;             // the trainer's history charts
+    requires static jdk.incubator.vector;  // the Java backend's vector kernels, when the JVM loads the module
 
     exports dev.convnet;
     exports dev.convnet.cli;

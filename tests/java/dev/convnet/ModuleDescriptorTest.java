@@ -54,9 +54,19 @@ class ModuleDescriptorTest {
 
     @Test
     void requiresOnlyTheRuntimeDependencies() throws IOException {
-        Set<String> requires = descriptor().requires().stream().map(ModuleDescriptor.Requires::name)
-                .collect(Collectors.toCollection(TreeSet::new));
+        Set<String> requires = descriptor().requires().stream()
+                .filter(r -> !r.modifiers().contains(ModuleDescriptor.Requires.Modifier.STATIC))
+                .map(ModuleDescriptor.Requires::name).collect(Collectors.toCollection(TreeSet::new));
         assertEquals(Set.of("java.base", "java.desktop", "com.google.protobuf", "info.picocli", "me.tongfei.progressbar",
                 "org.knowm.xchart"), requires);
+    }
+
+    /** The Vector API module is optional: read when the JVM loads it (--add-modules), never required to start. */
+    @Test
+    void theVectorModuleIsAnOptionalDependency() throws IOException {
+        Set<String> optional = descriptor().requires().stream()
+                .filter(r -> r.modifiers().contains(ModuleDescriptor.Requires.Modifier.STATIC))
+                .map(ModuleDescriptor.Requires::name).collect(Collectors.toCollection(TreeSet::new));
+        assertEquals(Set.of("jdk.incubator.vector"), optional);
     }
 }

@@ -40,7 +40,7 @@ import org.openjdk.jmh.annotations.Warmup;
 @OutputTimeUnit(TimeUnit.MICROSECONDS)
 @Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 5, time = 1)
-@Fork(value = 1, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED"})
+@Fork(value = 1, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED", "--add-modules", "jdk.incubator.vector"})
 public class LayerBenchmark {
     @Param({"lecture_conv5x5", "r18_conv3x3_56", "r18_conv3x3_28", "r18_conv3x3_14", "r18_conv3x3_7", "conv1x1_56",
             "dw_conv3x3_56", "maxpool2x2_56", "maxpool3x3_112", "fc_512_1000", "fc_25088_4096", "relu_56"})

@@ -53,6 +53,8 @@ class InfoCommandTest {
         String[] r = run("info", "--backend", "java");
         assertEquals("0", r[0], r[1]);
         assertTrue(r[1].contains("backend:      java (forced by --backend)"), r[1]);
+        assertTrue(r[1].contains("kernels:      pure Java (im2col + blocked SGEMM), "
+                + dev.convnet.internal.jvm.Vectorization.describe()), r[1]);
         assertTrue(r[1].contains("oneDNN:       not used"), r[1]);
     }
 

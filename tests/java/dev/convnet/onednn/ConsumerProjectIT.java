@@ -103,6 +103,16 @@ class ConsumerProjectIT {
         assertTrue(modulePath.outLines().contains(expectedLibrary), modulePath.toString());
         assertFalse(modulePath.err().contains("WARNING"), "no JVM or loader warning: " + modulePath);
 
+        // on the module path with the Java backend and the Vector API module: convnet reads jdk.incubator.vector
+        // (requires static) and its Java kernels run on it
+        ChildProcess vector = ChildProcess.run(app, Map.of("HOME", home.toString()), 300, List.of(ChildProcess.java(),
+                "--enable-native-access=dev.convnet", "-Duser.home=" + home, "-Dconvnet.backend=java", "--module-path", "lib",
+                "--add-modules", "dev.convnet,jdk.incubator.vector", "-cp", "consumer.jar", "example.service.Main"));
+        assertEquals(0, vector.exitValue(), vector.toString());
+        assertEquals("java", vector.value("backend"), vector.toString());
+        assertTrue(vector.err().contains("Java kernels: Vector API"), "the vector kernels load on the module path: " + vector);
+        assertNotNull(vector.value("network"), vector.toString());
+
         // 4. the in-tree run: the same program on target/classes with the library the build unpacked
         String inTreeClassPath = built.resolve("classes") + ":" + CHECKOUT.resolve("target/classes") + ":"
                 + Files.readString(CHECKOUT.resolve("target/test-classpath.txt")).strip();

@@ -1,5 +1,6 @@
 package dev.convnet.cli;
 
+import dev.convnet.internal.jvm.Vectorization;
 import dev.convnet.net.BackendKind;
 import dev.convnet.net.Backends;
 import dev.convnet.onednn.LoadAttempt;
@@ -37,7 +38,7 @@ final class InfoCommand implements Callable<Integer> {
             for (LoadAttempt a : OneDnn.failedAttempts()) out.printf("passed over:  %s%n", a);
         } else {
             out.printf("kernels:      %s%n", choice.kind() == BackendKind.JAVA
-                    ? "pure Java (im2col + blocked SGEMM, auto-vectorized by C2)"
+                    ? "pure Java (im2col + blocked SGEMM), " + Vectorization.describe()
                     : "pure Java reference (the lecture's equations as direct loops, double accumulation)");
             out.printf("threads:      %d%n", Runtime.getRuntime().availableProcessors());
             out.printf("JVM:          %s %s (%s)%n", System.getProperty("java.vm.name"),

@@ -15,7 +15,7 @@ import java.util.Arrays;
  * <ol>
  * <li>fill the block's accumulator rows (one {@code float[]} per output channel) with the bias;</li>
  * <li>for each slice of {@value #KC} reduction rows: im2col those rows for the tile into per-thread
- *     row arrays, then {@link Sgemm#multiplyAddRows} them into the accumulators;</li>
+ *     row arrays, then {@link FloatKernels#multiplyAddRows} them into the accumulators;</li>
  * <li>copy the accumulator rows out to the NCHW output.</li>
  * </ol>
  *
@@ -28,8 +28,8 @@ import java.util.Arrays;
  * Channel blocks are also split further when there are too few tasks for the threads.
  *
  * <p>Rows as separate arrays (not offsets into one scratch array) are what lets C2 vectorize the
- * micro-kernel; see {@link Sgemm}. Re-running im2col per channel block costs {@code 1/BLOCK} of
- * the multiply work at most.
+ * scalar micro-kernel; see {@link Sgemm} (the Vector API kernels need no such proof). Re-running
+ * im2col per channel block costs {@code 1/BLOCK} of the multiply work at most.
  *
  * <p>Tiles of fewer than {@value #NARROW} columns with more channels than columns (7×7 maps at
  * batch 1) compute the transposed product instead, so the vectorized rows run over channels; see
@@ -77,6 +77,16 @@ final class ConvKernel implements LayerKernel {
     private final int positions;
     private final int reduction;
     private final boolean pointwise;
+    /** Stride 1 and output planes the size of the input's: each im2col row is one shifted copy per image. */
+    private final boolean sameSize;
+    /**
+     * Stride 1, no padding, output planes smaller than the input's: the columns run over {@code outH × inW} "wide"
+     * positions per image, each im2col row is one copy per image, and the {@code inW − outW} columns per output row
+     * that lie past the output's edge are computed and dropped.
+     */
+    private final boolean wide;
+    /** Columns per image: {@code positions}, or {@code outH·inW} when {@link #wide}. */
+    private final int span;
     private final int tile;
     private final int tiles;
     private final int channelBlock;
@@ -114,7 +124,11 @@ final class ConvKernel implements LayerKernel {
         this.reduction = groupIn * kh * kw;
         this.pointwise = kh == 1 && kw == 1 && sh == 1 && sw == 1 && padTop == 0 && padLeft == 0
                 && outH == inH && outW == inW;
-        this.columns = batch * positions;
+        this.sameSize = !pointwise && sh == 1 && sw == 1 && outH == inH && outW == inW;
+        this.wide = !pointwise && !sameSize && sh == 1 && sw == 1 && padTop == 0 && padLeft == 0
+                && outH == inH - (kh - 1) * dh && outW == inW - (kw - 1) * dw && outW < inW;
+        this.span = wide ? outH * inW : positions;
+        this.columns = batch * span;
         // balanced tiles of at most TILE columns
         int t = Math.max(1, (columns + TILE - 1) / TILE);
         this.tile = (columns + t - 1) / t;
@@ -191,15 +205,26 @@ final class ConvKernel implements LayerKernel {
         for (int k0 = 0; k0 < reduction; k0 += kc) {
             int kb = Math.min(kc, reduction - k0);
             im2col(x, g, q0, width, k0, kb, col);
-            Sgemm.multiplyAddRows(zn, kb, width, weights, z0 * reduction + k0, reduction, col, 0, acc, 0);
+            parallel.kernels().multiplyAddRows(zn, kb, width, weights, z0 * reduction + k0, reduction, col, 0, acc, 0);
         }
-        // scatter the accumulator rows to NCHW, one contiguous run per image
-        int n = q0 / positions;
-        int p = q0 - n * positions;
+        // scatter the accumulator rows to NCHW, one contiguous run per image (per output row when wide)
+        int n = q0 / span;
+        int p = q0 - n * span;
         for (int done = 0; done < width; ) {
-            int len = Math.min(positions - p, width - done);
+            int len = Math.min(span - p, width - done);
             for (int r = 0; r < zn; r++) {
-                System.arraycopy(acc[r], done, y, (n * outC + z0 + r) * positions + p, len);
+                int out = (n * outC + z0 + r) * positions;
+                if (!wide) {
+                    System.arraycopy(acc[r], done, y, out + p, len);
+                    continue;
+                }
+                for (int oy = p / inW; oy * inW < p + len; oy++) {
+                    int from = Math.max(p, oy * inW);
+                    int to = Math.min(p + len, oy * inW + outW);
+                    if (from < to) {
+                        System.arraycopy(acc[r], done + from - p, y, out + oy * outW + from - oy * inW, to - from);
+                    }
+                }
             }
             done += len;
             p = 0;
@@ -246,17 +271,21 @@ final class ConvKernel implements LayerKernel {
                     patches[q * kb + r] = row[q];
                 }
             }
-            Sgemm.multiplyAddRows(width, kb, zn, patches, 0, kb, w, k0, acc, 0);
+            parallel.kernels().multiplyAddRows(width, kb, zn, patches, 0, kb, w, k0, acc, 0);
         }
-        int n = q0 / positions;
-        int p = q0 - n * positions;
+        int n = q0 / span;
+        int p = q0 - n * span;
         for (int q = 0; q < width; q++) {
             float[] row = acc[q];
-            int base = (n * outC + z0) * positions + p;
-            for (int z = 0; z < zn; z++) {
-                y[base + z * positions] = row[z];
+            int oy = wide ? p / inW : 0;
+            int ox = wide ? p - oy * inW : p;
+            if (ox < (wide ? outW : positions)) {
+                int base = (n * outC + z0) * positions + oy * outW + ox;
+                for (int z = 0; z < zn; z++) {
+                    y[base + z * positions] = row[z];
+                }
             }
-            if (++p == positions) {
+            if (++p == span) {
                 p = 0;
                 n++;
             }
@@ -271,8 +300,8 @@ final class ConvKernel implements LayerKernel {
     private void im2col(float[] x, int g, int q0, int width, int r0, int rows, float[][] col) {
         int plane = inH * inW;
         int taps = kh * kw;
-        int n0 = q0 / positions;
-        int p0 = q0 - n0 * positions;
+        int n0 = q0 / span;
+        int p0 = q0 - n0 * span;
         for (int r = r0; r < r0 + rows; r++) {
             float[] dst = col[r - r0];
             int c = r / taps;
@@ -292,6 +321,14 @@ final class ConvKernel implements LayerKernel {
                 continue;
             }
             int offX = j * dw - padLeft;
+            if (wide) {
+                wideRow(x, channel, n0, p0, width, i * dh * inW + j * dw, dst);
+                continue;
+            }
+            if (sameSize) {
+                shiftedRow(x, channel, n0, p0, width, (i * dh - padTop) * inW + offX, offX, dst);
+                continue;
+            }
             // output columns ox with 0 ≤ ox·sw + offX < inW
             int validLo = Math.max(0, Math.ceilDiv(-offX, sw));
             int validHi = Math.floorDiv(inW - 1 - offX, sw) + 1;
@@ -326,6 +363,67 @@ final class ConvKernel implements LayerKernel {
                     n++;
                 }
             }
+        }
+    }
+
+    /**
+     * One im2col row when the output plane is the input plane's size at stride 1: output position q of an image reads
+     * input element {@code q + shift} of its channel plane ({@code shift = offY·W + offX}), so each image's part of
+     * the row is one copy, with zeros where {@code q + shift} leaves the plane (rows above or below it) and, per
+     * output row, at the {@code |offX|} columns where {@code ox + offX} leaves {@code [0, W)} (the copy took the
+     * neighbouring row's elements there). Small planes (14×14: 14 copies of 14 per row otherwise) gain most.
+     */
+    private void shiftedRow(float[] x, int channel, int n0, int p0, int width, int shift, int offX, float[] dst) {
+        int plane = positions;
+        int xLo = offX < 0 ? 0 : Math.max(0, inW - offX);
+        int xHi = offX < 0 ? Math.min(inW, -offX) : inW;
+        int n = n0;
+        int p = p0;
+        for (int t = 0; t < width; ) {
+            int len = Math.min(plane - p, width - t);
+            int lo = Math.min(p + len, Math.max(p, -shift));
+            int hi = Math.max(lo, Math.min(p + len, plane - shift));
+            Arrays.fill(dst, t, t + (lo - p), 0f);
+            if (hi > lo) {
+                System.arraycopy(x, (n * inC + channel) * plane + lo + shift, dst, t + (lo - p), hi - lo);
+            }
+            Arrays.fill(dst, t + (hi - p), t + len, 0f);
+            if (offX != 0) {
+                for (int oy = p / inW; oy * inW < p + len; oy++) {
+                    int from = Math.max(p, oy * inW + xLo);
+                    int to = Math.min(p + len, oy * inW + xHi);
+                    if (from < to) {
+                        Arrays.fill(dst, t + (from - p), t + (to - p), 0f);
+                    }
+                }
+            }
+            t += len;
+            p = 0;
+            n++;
+        }
+    }
+
+    /**
+     * One im2col row in the {@link #wide} column space: wide position {@code q = oy·W + ox} of an image reads input
+     * element {@code q + offset} of its channel plane, so each image's part of the row is one copy. Positions past an
+     * output row's edge read the next input row (or, at the very end, past the plane); they are dropped by the
+     * scatter, and only the end of the input array is guarded (zeros there).
+     */
+    private void wideRow(float[] x, int channel, int n0, int p0, int width, int offset, float[] dst) {
+        int plane = inH * inW;
+        int n = n0;
+        int p = p0;
+        for (int t = 0; t < width; ) {
+            int len = Math.min(span - p, width - t);
+            int src = (n * inC + channel) * plane + p + offset;
+            int avail = Math.max(0, Math.min(len, x.length - src));
+            if (avail > 0) {
+                System.arraycopy(x, src, dst, t, avail);
+            }
+            Arrays.fill(dst, t + avail, t + len, 0f);
+            t += len;
+            p = 0;
+            n++;
         }
     }
 

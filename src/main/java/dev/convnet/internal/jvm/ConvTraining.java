@@ -210,7 +210,7 @@ final class ConvTraining implements GradKernel {
                 for (int r = 0; r < rows; r++) {
                     Arrays.fill(dCol[r], 0, width, 0f);
                 }
-                Sgemm.multiplyAddRows(rows, og, width, transposedWeights, (group * reduction + rs) * og, og, dyRows, 0,
+                parallel.kernels().multiplyAddRows(rows, og, width, transposedWeights, (group * reduction + rs) * og, og, dyRows, 0,
                         dCol, 0);
                 col2im(dCol, group, q0, width, rs, rows, dx);
             }
@@ -328,7 +328,7 @@ final class ConvTraining implements GradKernel {
             int width = Math.min(tile, positions - p0);
             float[][] patches = s.rows(PATCHES, width, kn);
             patches(x, group, n, p0, width, k0, kn, patches);
-            Sgemm.multiplyAddRows(og, width, kn, dy, (n * g.outC() + group * og) * positions + p0, positions, patches, 0,
+            parallel.kernels().multiplyAddRows(og, width, kn, dy, (n * g.outC() + group * og) * positions + p0, positions, patches, 0,
                     acc, 0);
         }
         for (int z = 0; z < og; z++) {

@@ -11,7 +11,7 @@ import java.util.Arrays;
  * out {@code W_p} wide, tap (i, j) of output element {@code oy·W_p + ox} sits at the constant
  * distance {@code i·dH·W_p + j·dW}, so for a band of output rows each tap's operand is one
  * contiguous run of the padded plane: one {@link System#arraycopy} per tap and band into a row
- * array indexed from 0. The band is then the 1-row {@link Sgemm#multiplyAddRows} of its
+ * array indexed from 0. The band is then the 1-row {@link FloatKernels#multiplyAddRows} of its
  * {@code kH·kW} tap rows, which C2 vectorizes, and only the {@code W_out} valid columns of each
  * output row are copied out ({@code W_p − W_out} columns per row are computed and dropped).
  *
@@ -137,7 +137,7 @@ final class Depthwise {
                 }
             }
             Arrays.fill(acc, 0, len, b);
-            Sgemm.multiplyAddRows(1, taps, len, weights, c * taps, taps, tap, 0, s.acc, 0);
+            parallel.kernels().multiplyAddRows(1, taps, len, weights, c * taps, taps, tap, 0, s.acc, 0);
             for (int r = 0; r < rows; r++) {
                 System.arraycopy(acc, r * paddedW, y, yp + (oy0 + r) * outW, outW);
             }
@@ -148,9 +148,10 @@ final class Depthwise {
      * 3×3, stride and dilation 1, padding 1 (the "same" depthwise layer of MobileNet-style
      * networks). The plane is padded vertically only: {@code P = [0, zero row, input plane, zero
      * row, 0]}, built with one copy, so output position {@code q = oy·W + ox} finds tap (i, j) at
-     * {@code P[q + i·W + j]} and a band of output rows is W-wide like the output itself. The nine tap
-     * rows of the band are copied to 0-based arrays (see the class comment), one fused loop computes
-     * all nine FMAs per output with a single store, and the band goes out in one copy. At the left
+     * {@code P[q + i·W + j]} and a band of output rows is W-wide like the output itself. The band's nine
+     * FMAs per output are one fused loop with a single store ({@link FloatKernels#depthwise3x3}: the
+     * scalar kernels first copy the nine tap runs to 0-based rows, see the class comment), and the band
+     * goes out in one copy. At the left
      * and right edges the horizontal neighbour taps read the neighbouring row's last or first
      * element instead of the zero padding; those two columns per row are recomputed with the same
      * operation order and zeros in place, so results are those of the padded computation bit for bit.
@@ -162,61 +163,41 @@ final class Depthwise {
         Arrays.fill(p, 0, w + 1, 0f);
         System.arraycopy(x, xp, p, w + 1, h * w);
         Arrays.fill(p, (h + 1) * w + 1, (h + 2) * w + 2, 0f);
-        float[][] tap = s.taps;
-        float[] t0 = tap[0], t1 = tap[1], t2 = tap[2], t3 = tap[3], t4 = tap[4];
-        float[] t5 = tap[5], t6 = tap[6], t7 = tap[7], t8 = tap[8];
         float[] acc = s.acc[0];
         int w0 = c * 9;
         float k0 = weights[w0], k1 = weights[w0 + 1], k2 = weights[w0 + 2];
         float k3 = weights[w0 + 3], k4 = weights[w0 + 4], k5 = weights[w0 + 5];
         float k6 = weights[w0 + 6], k7 = weights[w0 + 7], k8 = weights[w0 + 8];
         float b = bias == null ? 0f : bias[c];
+        FloatKernels kernels = parallel.kernels();
         for (int oy0 = 0; oy0 < h; oy0 += bandRows) {
             int rows = Math.min(bandRows, h - oy0);
             int len = rows * w;
             int base = oy0 * w;
-            System.arraycopy(p, base, t0, 0, len);
-            System.arraycopy(p, base + 1, t1, 0, len);
-            System.arraycopy(p, base + 2, t2, 0, len);
-            System.arraycopy(p, base + w, t3, 0, len);
-            System.arraycopy(p, base + w + 1, t4, 0, len);
-            System.arraycopy(p, base + w + 2, t5, 0, len);
-            System.arraycopy(p, base + 2 * w, t6, 0, len);
-            System.arraycopy(p, base + 2 * w + 1, t7, 0, len);
-            System.arraycopy(p, base + 2 * w + 2, t8, 0, len);
-            for (int j = 0; j < len; j++) {
-                float v = Math.fma(k0, t0[j], b);
-                v = Math.fma(k1, t1[j], v);
-                v = Math.fma(k2, t2[j], v);
-                v = Math.fma(k3, t3[j], v);
-                v = Math.fma(k4, t4[j], v);
-                v = Math.fma(k5, t5[j], v);
-                v = Math.fma(k6, t6[j], v);
-                v = Math.fma(k7, t7[j], v);
-                v = Math.fma(k8, t8[j], v);
-                acc[j] = v;
-            }
+            kernels.depthwise3x3(p, base, w, len, weights, w0, b, s.taps, acc);
+            // tap (i, j) of band position l is p[base + l + i·w + j]
+            int r0 = base, r1 = base + w, r2 = base + 2 * w;
             for (int r = 0; r < rows; r++) {
                 int l = r * w;
                 float v = Math.fma(k0, 0f, b);
-                v = Math.fma(k1, t1[l], v);
-                v = Math.fma(k2, t2[l], v);
+                v = Math.fma(k1, p[r0 + l + 1], v);
+                v = Math.fma(k2, p[r0 + l + 2], v);
                 v = Math.fma(k3, 0f, v);
-                v = Math.fma(k4, t4[l], v);
-                v = Math.fma(k5, t5[l], v);
+                v = Math.fma(k4, p[r1 + l + 1], v);
+                v = Math.fma(k5, p[r1 + l + 2], v);
                 v = Math.fma(k6, 0f, v);
-                v = Math.fma(k7, t7[l], v);
-                v = Math.fma(k8, t8[l], v);
+                v = Math.fma(k7, p[r2 + l + 1], v);
+                v = Math.fma(k8, p[r2 + l + 2], v);
                 acc[l] = v;
                 int e = l + w - 1;
-                v = Math.fma(k0, t0[e], b);
-                v = Math.fma(k1, t1[e], v);
+                v = Math.fma(k0, p[r0 + e], b);
+                v = Math.fma(k1, p[r0 + e + 1], v);
                 v = Math.fma(k2, 0f, v);
-                v = Math.fma(k3, t3[e], v);
-                v = Math.fma(k4, t4[e], v);
+                v = Math.fma(k3, p[r1 + e], v);
+                v = Math.fma(k4, p[r1 + e + 1], v);
                 v = Math.fma(k5, 0f, v);
-                v = Math.fma(k6, t6[e], v);
-                v = Math.fma(k7, t7[e], v);
+                v = Math.fma(k6, p[r2 + e], v);
+                v = Math.fma(k7, p[r2 + e + 1], v);
                 v = Math.fma(k8, 0f, v);
                 acc[e] = v;
             }

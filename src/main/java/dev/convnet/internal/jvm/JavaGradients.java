@@ -27,9 +27,17 @@ import java.util.List;
 public final class JavaGradients implements GradKernelFactory {
     private final Parallel parallel;
 
-    /** A factory whose kernels use {@code threads} worker threads (1 = the calling thread only). */
+    /**
+     * A factory whose kernels use {@code threads} worker threads (1 = the calling thread only), on the kernels
+     * {@link Vectorization} chose.
+     */
     public JavaGradients(int threads) {
         this.parallel = new Parallel(threads);
+    }
+
+    /** The same on the given kernels (tests run each implementation this way). */
+    JavaGradients(int threads, FloatKernels kernels) {
+        this.parallel = new Parallel(threads, kernels);
     }
 
     @Override

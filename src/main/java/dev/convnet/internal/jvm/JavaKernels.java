@@ -39,8 +39,9 @@ import java.util.function.DoubleUnaryOperator;
 
 /**
  * The pure-Java backend: convolutions as im2col + cache-blocked SGEMM ({@link ConvKernel},
- * {@link Sgemm}), fully-connected layers as SGEMM against the transposed weights, and simple
+ * {@link FloatKernels}), fully-connected layers as SGEMM against the transposed weights, and simple
  * loops for the cheap layers; all parallel over a private fork-join pool of the configured size.
+ * The inner loops run on the Vector API or as scalar loops, as {@link Vectorization} decides.
  * Internal.
  *
  * <p>Thread-safety: {@link #create} is called once per layer while compiling; the kernels are
@@ -53,9 +54,21 @@ public final class JavaKernels implements KernelFactory {
     private final Parallel parallel;
     private final JavaOps ops;
 
-    /** A backend with {@code threads} worker threads (1 = the calling thread only). */
+    /**
+     * A backend with {@code threads} worker threads (1 = the calling thread only), on the kernels
+     * {@link Vectorization} chose.
+     */
     public JavaKernels(int threads) {
-        this.parallel = new Parallel(threads);
+        this(new Parallel(threads));
+    }
+
+    /** The same on the given kernels (tests run each implementation this way). */
+    JavaKernels(int threads, FloatKernels kernels) {
+        this(new Parallel(threads, kernels));
+    }
+
+    private JavaKernels(Parallel parallel) {
+        this.parallel = parallel;
         this.ops = new JavaOps(parallel);
     }
 
@@ -290,7 +303,7 @@ public final class JavaKernels implements KernelFactory {
                     y[n * k + o] = b == null ? 0f : b[o];
                 }
             }
-            Sgemm.multiplyAdd(batch, kb, d, x, 0, d, wt, k0, k, y, k0, k);
+            parallel.kernels().multiplyAdd(batch, kb, d, x, 0, d, wt, k0, k, y, k0, k);
         });
     }
 

@@ -121,7 +121,7 @@ final class JavaOps {
         return (x, y) -> parallel.forEach(count, t -> {
             int yOff = t * m * p;
             java.util.Arrays.fill(y, yOff, yOff + m * p, 0f);
-            Sgemm.multiplyAdd(m, p, k, x[0], aOff[t], k, x[1], bOff[t], p, y, yOff, p);
+            parallel.kernels().multiplyAdd(m, p, k, x[0], aOff[t], k, x[1], bOff[t], p, y, yOff, p);
         });
     }
 

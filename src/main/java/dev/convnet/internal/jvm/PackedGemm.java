@@ -82,7 +82,7 @@ final class PackedGemm {
             }
             for (int k0 = 0; k0 < k; k0 += KC) {
                 int kb = Math.min(KC, k - k0);
-                Sgemm.multiplyAddRows(mb, kb, nb, fa, fo + i0 * fl + k0, fl, pb, pi * k + k0, acc, 0);
+                parallel.kernels().multiplyAddRows(mb, kb, nb, fa, fo + i0 * fl + k0, fl, pb, pi * k + k0, acc, 0);
             }
             for (int i = 0; i < mb; i++) {
                 System.arraycopy(acc[i], 0, c, cOff + (i0 + i) * ldc + j0, nb);
