@@ -23,7 +23,7 @@ import java.util.List;
  */
 public sealed interface Layer permits Conv1d, Conv2d, MaxPool2d, AvgPool2d, GlobalPool2d, DepthPool, Activation,
         Flatten, Linear, Softmax, BatchNorm, Binary, MatMul, Concat, Reshape, Transpose, Pad, Unary, Reduce,
-        AxisSoftmax, Slice, Dropout, QuantizeLinear, DequantizeLinear {
+        AxisSoftmax, Slice, Dropout, QuantizationLayer {
 
     /** {@link #arity()} of a layer that takes any number ≥ 1 of inputs. */
     int VARIADIC = -1;

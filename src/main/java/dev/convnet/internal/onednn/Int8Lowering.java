@@ -526,40 +526,38 @@ final class Int8Lowering {
         return p.perTensor() ? 0 : 1 << p.axis();
     }
 
-    /** A reorder f32 → u8/s8 with the Q's scale and zero point (null if oneDNN cannot or the input is not f32). */
+    /** A reorder f32 → u8/s8 with the Q's scale and zero point (null where the input is not f32). */
     private Act quantize(PlanNode node, QuantParams p) {
-        Act in = plan.act(node.inputs().get(0));
-        if (dataTypeOf(in.md()) != dnnl_f32() || (!p.perTensor() && anyNonZero(p.zeroPoints()))) return null;
-        long[] dims = MemoryFormats.dims(in.md());
-        if (dims.length > 5) return null;
-        MemorySegment dst = md(dims, dataType(p), tag(dims.length, true));
-        int dstArg = DNNL_ARG_DST();
-        boolean zp = p.zeroPoint(0) != 0;
-        MemorySegment attr = attr(List.of(), new int[] {dstArg}, new int[] {mask(p)}, zp ? new int[] {dstArg} : new int[0]);
-        MemorySegment pd = tryReorder(in.md(), dst, attr);
-        if (pd == null) return null;
-        List<Constant> cs = new ArrayList<>();
-        cs.add(floats(QuantAttrs.ARG_ATTR_SCALES | dstArg, p.scales()));
-        if (zp) cs.add(zeroPoint(QuantAttrs.ARG_ATTR_ZERO_POINTS | dstArg, p.zeroPoint(0)));
-        return addStep(node.name(), "reorder", pd, List.of(in), null, dst, plan.acquire(), in.shape(), cs, "quantize");
+        return scalingReorder(node, p, true);
     }
 
     /** A reorder u8/s8 → f32 with the DQ's scale and zero point (null unless the input is an int8 tensor). */
     private Act dequantize(PlanNode node, QuantParams p) {
+        return scalingReorder(node, p, false);
+    }
+
+    /**
+     * A reorder that quantizes (f32 → u8/s8, the scales and zero point on its destination) or dequantizes (u8/s8 →
+     * f32, on its source); null where the input's data type does not fit, or per-channel zero points are not all 0.
+     */
+    private Act scalingReorder(PlanNode node, QuantParams p, boolean quantize) {
         Act in = plan.act(node.inputs().get(0));
         int dt = dataTypeOf(in.md());
-        if ((dt != dnnl_s8() && dt != dnnl_u8()) || (!p.perTensor() && anyNonZero(p.zeroPoints()))) return null;
+        boolean fits = quantize ? dt == dnnl_f32() : dt == dnnl_s8() || dt == dnnl_u8();
+        if (!fits || (!p.perTensor() && anyNonZero(p.zeroPoints()))) return null;
         long[] dims = MemoryFormats.dims(in.md());
-        MemorySegment dst = md(dims, dnnl_f32(), tag(dims.length, false));
-        int srcArg = DNNL_ARG_SRC();
+        if (quantize && dims.length > 5) return null;
+        MemorySegment dst = quantize ? md(dims, dataType(p), tag(dims.length, true)) : md(dims, dnnl_f32(), tag(dims.length, false));
+        int arg = quantize ? DNNL_ARG_DST() : DNNL_ARG_SRC();
         boolean zp = p.zeroPoint(0) != 0;
-        MemorySegment attr = attr(List.of(), new int[] {srcArg}, new int[] {mask(p)}, zp ? new int[] {srcArg} : new int[0]);
+        MemorySegment attr = attr(List.of(), new int[] {arg}, new int[] {mask(p)}, zp ? new int[] {arg} : new int[0]);
         MemorySegment pd = tryReorder(in.md(), dst, attr);
         if (pd == null) return null;
         List<Constant> cs = new ArrayList<>();
-        cs.add(floats(QuantAttrs.ARG_ATTR_SCALES | srcArg, p.scales()));
-        if (zp) cs.add(zeroPoint(QuantAttrs.ARG_ATTR_ZERO_POINTS | srcArg, p.zeroPoint(0)));
-        return addStep(node.name(), "reorder", pd, List.of(in), null, dst, plan.acquire(), in.shape(), cs, "dequantize");
+        cs.add(floats(QuantAttrs.ARG_ATTR_SCALES | arg, p.scales()));
+        if (zp) cs.add(zeroPoint(QuantAttrs.ARG_ATTR_ZERO_POINTS | arg, p.zeroPoint(0)));
+        return addStep(node.name(), "reorder", pd, List.of(in), null, dst, plan.acquire(), in.shape(), cs,
+                quantize ? "quantize" : "dequantize");
     }
 
     private MemorySegment tryReorder(MemorySegment src, MemorySegment dst, MemorySegment attr) {
