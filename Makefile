@@ -180,14 +180,14 @@ spark: bench-classes run-data
 
 ifneq ($(wildcard /usr/share/datasets/fashion-mnist/.),)
 spark-measure: $(SPARK_MODEL)
-	$(JAVA) $(SPARK_FLAGS) -cp $(BENCH_CP) dev.convnet.bench.SparkBench --model $(SPARK_MODEL) $(SPARK_ARGS)
+	$(JAVA) $(SPARK_FLAGS) --add-modules jdk.incubator.vector -cp $(BENCH_CP) dev.convnet.bench.SparkBench --model $(SPARK_MODEL) $(SPARK_ARGS)
 
 $(SPARK_MODEL):
 	bin/convnet train --data fashion-mnist --epochs 1 --save $@
 else
 spark-measure: models
 	@echo "no Fashion-MNIST (Debian's dataset-fashion-mnist): ResNet-18 on generated 224×224 images instead"
-	$(JAVA) $(SPARK_FLAGS) -cp $(BENCH_CP) dev.convnet.bench.SparkBench --model $(MODELS_DIR)/resnet18_b1.onnx --data generated \
+	$(JAVA) $(SPARK_FLAGS) --add-modules jdk.incubator.vector -cp $(BENCH_CP) dev.convnet.bench.SparkBench --model $(MODELS_DIR)/resnet18_b1.onnx --data generated \
 	  --images 256 --cores $(SPARK_CORES) --batch 8 --runs 2 --repeat 2
 endif
 
