@@ -198,4 +198,20 @@ class OnnxCommandsTest {
         assertEquals("2", r[0]);
         assertTrue(r[2].contains("--batch"), r[2]);
     }
+
+    @Test
+    void precisionOptionRunsBf16OnOneDnnAndIsRefusedWhereItCannotBeHad() throws IOException {
+        Path model = dir.resolve("p.onnx");
+        Files.write(model, classifier());
+        String[] r = run("bench", model.toString(), "--iters", "2", "--warmup", "1", "--backend", "java", "--precision", "bf16");
+        assertEquals("1", r[0], r[1] + r[2]); // a precision the backend cannot give: a failure, not a usage error
+        assertTrue(r[2].contains("FP32 only") && r[2].contains("BF16 needs oneDNN"), r[2]);
+        r = run("bench", model.toString(), "--precision", "fp16");
+        assertEquals("2", r[0], r[1] + r[2]);
+        assertTrue(r[2].contains("--precision fp16: expected fp32 or bf16"), r[2]);
+        org.junit.jupiter.api.Assumptions.assumeTrue(dev.convnet.onednn.OneDnn.hasNativeBf16(), "no native bf16 here");
+        r = run("bench", model.toString(), "--iters", "2", "--warmup", "1", "--backend", "onednn", "--precision", "bf16");
+        assertEquals("0", r[0], r[1] + r[2]);
+        assertTrue(r[1].contains("p50 ms"), r[1]);
+    }
 }
