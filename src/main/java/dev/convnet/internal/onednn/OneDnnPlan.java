@@ -585,6 +585,15 @@ final class OneDnnPlan {
         return prims.anyOf(dataType, dims);
     }
 
+    /**
+     * A descriptor in {@code src}'s data type whose layout the primitive chooses: for primitives that keep their
+     * source's type (pooling, binary), which oneDNN does not implement from f32 to bf16 (an FP32 graph input, or a
+     * Java step's output, pooled in a bf16 plan).
+     */
+    private MemorySegment anyLike(Act src, long... dims) {
+        return prims.anyOf(Int8Lowering.dataTypeOf(src.md()), dims);
+    }
+
     static long[] longs(Shape s) {
         long[] d = new long[s.rank()];
         for (int i = 0; i < d.length; i++) d[i] = s.dim(i);
@@ -790,7 +799,7 @@ final class OneDnnPlan {
             }
             case GlobalPool2d p -> {
                 int alg = p.poolKind() == PoolKind.MAX ? dnnl_pooling_max() : dnnl_pooling_avg_exclude_padding();
-                MemorySegment dst = any(longs(outShape));
+                MemorySegment dst = anyLike(cur, longs(outShape));
                 long[] k = {in.dim(2), in.dim(3)};
                 MemorySegment pd = prims.pooling(name, alg, cur.md(), dst, new long[] {1, 1}, k, new long[] {0, 0},
                         new long[] {0, 0}, new long[] {0, 0}, prims.attr(List.of()));
@@ -1003,7 +1012,7 @@ final class OneDnnPlan {
 
     private Act pooling(String name, Act cur, Shape outShape, int alg, Geometry2d g) {
         ConvAxis h = g.height(), w = g.width();
-        MemorySegment dst = any(longs(outShape));
+        MemorySegment dst = anyLike(cur, longs(outShape));
         MemorySegment pd = prims.pooling(name, alg, cur.md(), dst, new long[] {h.stride(), w.stride()},
                 new long[] {h.kernel(), w.kernel()}, new long[] {h.dilation() - 1, w.dilation() - 1},
                 new long[] {h.padBefore(), w.padBefore()}, poolingPadR(g), prims.attr(List.of()));
@@ -1093,7 +1102,7 @@ final class OneDnnPlan {
         if (alg == null) return javaNode(name, b, inputs, outShape, "Java (no oneDNN binary for " + b.op() + ")");
         Act a = act(x);
         int rank = outShape.rank();
-        MemorySegment dstAny = any(longs(outShape));
+        MemorySegment dstAny = anyLike(a, longs(outShape));
         ConstantTensor c = constants.get(y);
         if (c != null) {
             MemorySegment md1 = prims.plain(longs(plainShapeOfRank(c.shape(), rank)));
