@@ -181,6 +181,30 @@ class Bf16SessionTest {
         }
     }
 
+    /**
+     * Layers that keep their source's data type (pooling, binary) reading the FP32 input of a bf16 plan: oneDNN has no
+     * f32 → bf16 pooling, so they stay FP32 until the first convolution converts.
+     */
+    @Test
+    void poolingTheFp32InputCompilesAndAgrees() {
+        assumeTrue(OneDnn.hasNativeBf16(), "no native bf16 on this CPU");
+        SplittableRandom r = new SplittableRandom(11);
+        for (Layer first : List.<Layer>of(MaxPool2d.of(2, 2), GlobalPool2d.average())) {
+            Network net = first instanceof GlobalPool2d
+                    ? Network.of(first, new Flatten(), Linear.of(4, 3, random(r, 12), random(r, 3)))
+                    : Network.of(first, Conv2d.builder(4, 6, 3).padding(Padding.same()).weights(scaled(r, 6 * 4 * 9, 36)).build());
+            Shape in = Shape.of(2, 4, 8, 8);
+            float[] x = random(r, (int) in.elementCount());
+            float[] ref = reference(net, in, x);
+            try (Session s = net.compile(in, BF16)) {
+                float[] y = s.run(x);
+                for (int i = 0; i < y.length; i++) {
+                    assertEquals(ref[i], y[i], 0.02 * Math.max(1, Math.abs(ref[i])), first + ": element " + i + "\n" + s.plan());
+                }
+            }
+        }
+    }
+
     @Test
     void javaBackendRefusesBf16OrFallsBackToFp32AsAsked() {
         Network net = vgg(new SplittableRandom(5));
