@@ -34,13 +34,17 @@ bin/convnet: bin/convnet.in pom.xml
 
 ## test: every test, after installing the Debian test data the tests read: the unit tests (JUnit 5 via Surefire), then,
 ## on the packaged jars, the integration tests (Failsafe): a separate Maven project that depends on the installed
-## artifact and runs from a folder away from the checkout, and two JVMs copying the natives into one empty cache at once
+## artifact and runs from a folder away from the checkout, and two JVMs copying the natives into one empty cache at once.
+## First the benchmark models and their QDQ versions (seconds) for QdqBenchmarkModelsTest (convnet's Java and oneDNN int8
+## runs against ONNX Runtime's); without PyTorch's exporter that test is skipped and says why.
 test: bin/convnet test-data
+	@$(MAKE) --no-print-directory qdq-models || echo "warning: the QDQ benchmark models could not be made; QdqBenchmarkModelsTest will be skipped"
 	$(MVN) $(MVN_FLAGS) verify
 
-# The ONNX backend test cases (libonnx-testdata), Fashion-MNIST (dataset-fashion-mnist) and PyTorch (python3-torch: it
-# makes the optimizer-step fixtures at test time) come from Debian's packages.
-TEST_PACKAGES := libonnx-testdata dataset-fashion-mnist python3-torch
+# The ONNX backend test cases (libonnx-testdata), Fashion-MNIST (dataset-fashion-mnist), PyTorch (python3-torch: it
+# makes the optimizer-step fixtures at test time) and torchvision and onnx (the models QdqBenchmarkModelsTest reads)
+# come from Debian's packages.
+TEST_PACKAGES := libonnx-testdata dataset-fashion-mnist python3-torch python3-torchvision python3-onnx
 RUN_PACKAGES := dataset-fashion-mnist
 test-data:
 	@$(MAKE) --no-print-directory debian-packages PACKAGES="$(TEST_PACKAGES)"

@@ -1,6 +1,7 @@
 package dev.convnet.onnx;
 
 import dev.convnet.net.BackendKind;
+import dev.convnet.net.Session;
 import dev.convnet.net.SessionOptions;
 import dev.convnet.shape.Shape;
 import org.junit.jupiter.api.Test;
@@ -104,6 +105,19 @@ class QdqBenchmarkModelsTest {
             assertTrue(a.maxAbs <= 0.10 * a.maxRef, stem + ": as written, max |diff| " + a.maxAbs + " > 10% of " + a.maxRef);
             assertTrue(a.top1 >= 7.0 / 8 || rows < 8 && a.top1 == 1, stem + ": top-1 agreement " + a.top1);
             assertTrue(b.maxAbs <= 0.10 * b.maxRef, stem + ": int8 kernels, max |diff| " + b.maxAbs + " > 10% of " + b.maxRef);
+            if (dev.convnet.onednn.OneDnn.isAvailable()) {
+                // oneDNN runs the imported Q/DQ graph in int8 primitives: the same bounds against ONNX Runtime's int8
+                // kernels, and the plan must show int8 convolutions (no silent FP32 fallback).
+                try (Session s = OnnxImporter.load(m).compile(SessionOptions.defaults().withBackend(BackendKind.ONEDNN))) {
+                    long int8Convs = s.plan().lines().filter(l -> l.contains(" convolution ") && l.contains("u8:")).count();
+                    Stats d = compare(fused, s.run(x), rows);
+                    System.out.printf(Locale.ROOT, "%s: convnet oneDNN (%d int8 convolutions) vs ONNX Runtime int8 kernels: max |diff| %.3g,"
+                            + " top-1 %.3f, top-5 %.3f%n", stem, int8Convs, d.maxAbs, d.top1, d.top5);
+                    assertTrue(int8Convs > 0, stem + ": no int8 convolution in the oneDNN plan\n" + s.plan());
+                    assertTrue(d.maxAbs <= 0.10 * d.maxRef, stem + ": oneDNN int8, max |diff| " + d.maxAbs + " > 10% of " + d.maxRef);
+                    assertTrue(d.top1 >= 7.0 / 8 || rows < 8 && d.top1 == 1, stem + ": oneDNN int8 top-1 agreement " + d.top1);
+                }
+            }
         }
     }
 }
