@@ -68,4 +68,34 @@ class DepthwiseFusionTest {
         }
         assertTrue(fused > 0, "oneDNN fused none of the pairs: the fused path went untested");
     }
+
+    /**
+     * A residual Add right after the depthwise convolution: the sum cannot ride along in the fused primitive (its
+     * destination is a fresh buffer), so it must stay a step of its own, fused or not.
+     */
+    @Test
+    void aResidualAfterTheDepthwiseIsStillAdded() {
+        SplittableRandom r = new SplittableRandom(7);
+        for (int size : new int[] {112, 9}) {
+            dev.convnet.net.Graph g = dev.convnet.net.Graph.builder().input("x")
+                    .node("skip", Conv2d.builder(16, 16, 1).weights(random(r, 256, 0.25)).build(), "x")
+                    .node("pw", Conv2d.builder(16, 16, 1).weights(random(r, 256, 0.25)).bias(random(r, 16, 0.1)).build(), "x")
+                    .node("dw", Conv2d.builder(16, 16, 3).padding(Padding.symmetric(1)).groups(16)
+                            .weights(random(r, 16 * 9, 1 / 3.0)).build(), "pw")
+                    .node("sum", dev.convnet.layer.Binary.add(), "dw", "skip")
+                    .output("sum").build();
+            Shape in = Shape.of(1, 16, size, size);
+            float[] x = random(r, (int) in.elementCount(), 1);
+            float[] ref;
+            try (Session s = g.compile(java.util.Map.of("x", in), SessionOptions.defaults().withBackend(BackendKind.REFERENCE))) {
+                ref = s.run(x);
+            }
+            try (Session s = g.compile(java.util.Map.of("x", in), SessionOptions.defaults().withBackend(BackendKind.ONEDNN))) {
+                float[] y = s.run(x);
+                for (int i = 0; i < y.length; i++) {
+                    assertEquals(ref[i], y[i], 1e-4 * Math.max(1, Math.abs(ref[i])), size + ": element " + i + "\n" + s.plan());
+                }
+            }
+        }
+    }
 }

@@ -296,7 +296,10 @@ final class OneDnnPlan {
                     if (c < 0) break;
                     Layer next = nodes.get(c).layer();
                     Eltwise e = eltwiseOf(next);
-                    Act other = residual == null && !(layer instanceof Linear) ? residualOperand(nodes.get(c), out) : null;
+                    // No residual sum after a fused depthwise: the sum would land in the fused primitive's fresh
+                    // destination (or, unfused, in the depthwise step's) instead of the other operand's buffer.
+                    Act other = residual == null && depthwise == null && !(layer instanceof Linear)
+                            ? residualOperand(nodes.get(c), out) : null;
                     if (next instanceof BatchNorm bn && layer instanceof Conv2d conv && post.isEmpty()) {
                         layer = bn.foldInto(conv);
                     } else if (next instanceof BatchNorm bn && depthwise != null && post.getLast().isDepthwise()) {
