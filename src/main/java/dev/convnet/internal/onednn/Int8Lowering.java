@@ -360,10 +360,7 @@ final class Int8Lowering {
 
     /** A memory descriptor of data type {@code dt} with format tag {@code tag} (or {@code dnnl_format_tag_any()}). */
     private MemorySegment md(long[] dims, int dt, int tag) {
-        MemorySegment slot = plan.scope.slot();
-        Dnnl.check("dnnl_memory_desc_create_with_tag", dnnl_memory_desc_create_with_tag(slot, dims.length,
-                plan.scope.arena().allocateFrom(ValueLayout.JAVA_LONG, dims), dt, tag));
-        return plan.scope.own(slot, "dnnl_memory_desc_destroy", h -> dnnl_memory_desc_destroy(h));
+        return plan.scope.memoryDesc(dims, tag, dt);
     }
 
     /** The dense row-major tag for a rank, NHWC ({@code acdb}) for rank 4 when {@code nhwc}. */
@@ -378,19 +375,10 @@ final class Int8Lowering {
         };
     }
 
-    static int dataTypeOf(MemorySegment md) {
-        try (var a = java.lang.foreign.Arena.ofConfined()) {
-            MemorySegment i = a.allocate(ValueLayout.JAVA_INT);
-            Dnnl.check("dnnl_memory_desc_query", dnnl_memory_desc_query(md, dnnl_query_data_type(), i));
-            return i.get(ValueLayout.JAVA_INT, 0);
-        }
-    }
-
-    /** A layout with its data type when that is not f32, e.g. {@code u8:acdb}. */
     /** The int8 tensor {@code name} as {@code dt}: the act itself, or (after a Java quantize) its floats converted. */
     private Act int8(String name, int dt) {
         Act a = plan.act(name);
-        int has = dataTypeOf(a.md());
+        int has = MemoryFormats.dataType(a.md());
         if (has == dt) return a;
         if (has != dnnl_f32()) {
             throw new IllegalStateException("tensor '" + name + "' holds data type " + has + " where " + dt + " was matched");
@@ -494,30 +482,6 @@ final class Int8Lowering {
         return new Object[] {scales, q};
     }
 
-    private Act addStep(String layer, String kind, MemorySegment pd, List<Act> srcs, int[] args, MemorySegment dstMd,
-                        Slot dst, Shape shape, List<Constant> constants, String fused) {
-        StringBuilder formats = new StringBuilder();
-        for (Act a : srcs) formats.append(formats.isEmpty() ? "" : " + ").append(MemoryFormats.describe(a.md()));
-        formats.append(" → ").append(MemoryFormats.describe(dstMd));
-        for (Constant c : constants) {
-            if (c.arg() == DNNL_ARG_WEIGHTS()) formats.append(", weights ").append(MemoryFormats.describe(memoryMd(c.memory())));
-        }
-        Act first = srcs.get(0);
-        Step step = new Step(layer, kind, plan.prims().implementation(pd), formats.toString(), fused,
-                plan.scope.primitive(pd), first.md(), dstMd, OneDnnPlan.scratchpadOf(pd), first.slot(), dst, constants,
-                null, first.shape().elementCount(), shape.elementCount());
-        if (args != null) step.srcArgs = args.clone();
-        return plan.record(step, srcs, dstMd, dst, shape);
-    }
-
-    private static MemorySegment memoryMd(MemorySegment memory) {
-        try (var a = java.lang.foreign.Arena.ofConfined()) {
-            MemorySegment slot = a.allocate(ValueLayout.ADDRESS);
-            Dnnl.check("dnnl_memory_get_memory_desc", dnnl_memory_get_memory_desc(memory, slot));
-            return slot.get(ValueLayout.ADDRESS, 0);
-        }
-    }
-
     private static String names(List<Eltwise> e) {
         return String.join(", ", e.stream().map(Eltwise::name).toList());
     }
@@ -542,7 +506,7 @@ final class Int8Lowering {
      */
     private Act scalingReorder(PlanNode node, QuantParams p, boolean quantize) {
         Act in = plan.act(node.inputs().get(0));
-        int dt = dataTypeOf(in.md());
+        int dt = MemoryFormats.dataType(in.md());
         boolean fits = quantize ? dt == dnnl_f32() : dt == dnnl_s8() || dt == dnnl_u8();
         if (!fits || (!p.perTensor() && anyNonZero(p.zeroPoints()))) return null;
         long[] dims = MemoryFormats.dims(in.md());
@@ -556,7 +520,7 @@ final class Int8Lowering {
         List<Constant> cs = new ArrayList<>();
         cs.add(floats(QuantAttrs.ARG_ATTR_SCALES | arg, p.scales()));
         if (zp) cs.add(zeroPoint(QuantAttrs.ARG_ATTR_ZERO_POINTS | arg, p.zeroPoint(0)));
-        return addStep(node.name(), "reorder", pd, List.of(in), null, dst, plan.acquire(), in.shape(), cs,
+        return plan.addStep(node.name(), "reorder", pd, List.of(in), null, dst, plan.acquire(), in.shape(), cs,
                 quantize ? "quantize" : "dequantize");
     }
 
@@ -628,9 +592,9 @@ final class Int8Lowering {
             // its own type over the same bytes (the sum post-op reads them with the residual's type), which needs a
             // plain NHWC layout to describe both.
             dstAny = sumInto.md();
-            if (dataTypeOf(dstAny) != dstDt) {
+            if (MemoryFormats.dataType(dstAny) != dstDt) {
                 long[] dims = MemoryFormats.dims(dstAny);
-                MemorySegment nhwc = md(dims, dataTypeOf(dstAny), tag(dims.length, true));
+                MemorySegment nhwc = md(dims, MemoryFormats.dataType(dstAny), tag(dims.length, true));
                 if (!MemoryFormats.same(nhwc, dstAny)) sumInto = plan.reorder("residual as NHWC", sumInto, nhwc, plan.acquire());
                 dstAny = md(dims, dstDt, tag(dims.length, true));
             }
@@ -656,10 +620,10 @@ final class Int8Lowering {
         if (dstZp) cs.add(zeroPoint(QuantAttrs.ARG_ATTR_ZERO_POINTS | dst, ch.out().zeroPoint(0)));
         String fused = fusedDescription(ch);
         if (sumInto == null) {
-            return addStep(name, "convolution", pd, List.of(s), null, Primitives.queryMd(pd, dnnl_query_dst_md()),
+            return plan.addStep(name, "convolution", pd, List.of(s), null, Primitives.queryMd(pd, dnnl_query_dst_md()),
                     plan.acquire(), outShape, cs, fused);
         }
-        Act out = addStep(name, "convolution", pd, List.of(s), null, dstAny, sumInto.slot(), outShape, cs, fused);
+        Act out = plan.addStep(name, "convolution", pd, List.of(s), null, dstAny, sumInto.slot(), outShape, cs, fused);
         plan.steps.get(out.producer()).readsDst = true;
         plan.done(sumInto);
         return out;
@@ -724,7 +688,7 @@ final class Int8Lowering {
         cs.add(floats(QuantAttrs.ARG_ATTR_SCALES | src, ch.src().scales()));
         cs.add(floats(QuantAttrs.ARG_ATTR_SCALES | wei, wScales));
         if (ch.out() != null) cs.add(floats(QuantAttrs.ARG_ATTR_SCALES | dst, ch.out().scales()));
-        return addStep(name, "inner_product", pd, List.of(s), null, Primitives.queryMd(pd, dnnl_query_dst_md()),
+        return plan.addStep(name, "inner_product", pd, List.of(s), null, Primitives.queryMd(pd, dnnl_query_dst_md()),
                 plan.acquire(), outShape, cs, fusedDescription(ch));
     }
 
@@ -758,7 +722,7 @@ final class Int8Lowering {
         }
         MemorySegment pd = plan.prims().pooling(name, alg, cur.md(), md(OneDnnPlan.longs(outShape), dt, dnnl_format_tag_any()),
                 strides, kernel, new long[] {0, 0}, padL, padR, attr(List.of(), new int[0], new int[0], new int[0]));
-        return addStep(name, "pooling", pd, List.of(cur), null, Primitives.queryMd(pd, dnnl_query_dst_md()),
+        return plan.addStep(name, "pooling", pd, List.of(cur), null, Primitives.queryMd(pd, dnnl_query_dst_md()),
                 plan.acquire(), outShape, List.of(), "on " + (dt == dnnl_s8() ? "s8" : "u8"));
     }
 
@@ -781,7 +745,7 @@ final class Int8Lowering {
         cs.add(floats(QuantAttrs.ARG_ATTR_SCALES | dst, ch.out().scales()));
         if (srcZp) cs.add(zeroPoint(QuantAttrs.ARG_ATTR_ZERO_POINTS | src, ch.src().zeroPoint(0)));
         if (dstZp) cs.add(zeroPoint(QuantAttrs.ARG_ATTR_ZERO_POINTS | dst, ch.out().zeroPoint(0)));
-        return addStep(node.name(), "reorder", pd, List.of(in), null, dstMd, plan.acquire(), in.shape(), cs,
+        return plan.addStep(node.name(), "reorder", pd, List.of(in), null, dstMd, plan.acquire(), in.shape(), cs,
                 "relu as the saturation of " + ch.out());
     }
 
@@ -808,7 +772,7 @@ final class Int8Lowering {
         MemorySegment pd = plan.prims().binary(name, dnnl_binary_add(), a.md(), b.md(), dst, attr);
         List<Constant> cs = List.of(floats(QuantAttrs.ARG_ATTR_SCALES | DNNL_ARG_SRC_0(), new float[] {s0}),
                 floats(QuantAttrs.ARG_ATTR_SCALES | DNNL_ARG_SRC_1(), new float[] {s1}));
-        return addStep(name, "binary", pd, List.of(a, b), new int[] {DNNL_ARG_SRC_0(), DNNL_ARG_SRC_1()},
+        return plan.addStep(name, "binary", pd, List.of(a, b), new int[] {DNNL_ARG_SRC_0(), DNNL_ARG_SRC_1()},
                 Primitives.queryMd(pd, dnnl_query_dst_md()), plan.acquire(), a.shape(), cs, fusedDescription(ch));
     }
 }

@@ -88,10 +88,18 @@ public final class MemoryFormats {
                 sb.append(blocked[d] ? Character.toUpperCase(c) : c);
             }
             for (int b = 0; b < nblks; b++) sb.append(blks[b]).append((char) ('a' + idxs[b]));
-            Dnnl.check("dnnl_memory_desc_query", dnnl_memory_desc_query(md, dnnl_query_data_type(), i));
-            int dt = i.get(ValueLayout.JAVA_INT, 0);
+            int dt = dataType(md);
             if (dt != dnnl_f32()) sb.insert(0, dataTypeName(dt) + ":"); // f32 is the unmarked default
             return sb.toString();
+        }
+    }
+
+    /** The data type of {@code md} ({@code dnnl_f32()}, {@code dnnl_bf16()}, {@code dnnl_u8()}, ...). */
+    public static int dataType(MemorySegment md) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment i = a.allocate(ValueLayout.JAVA_INT);
+            Dnnl.check("dnnl_memory_desc_query", dnnl_memory_desc_query(md, dnnl_query_data_type(), i));
+            return i.get(ValueLayout.JAVA_INT, 0);
         }
     }
 

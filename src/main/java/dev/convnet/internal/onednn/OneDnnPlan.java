@@ -333,18 +333,11 @@ final class OneDnnPlan {
             Act result;
             Parts split = ins.size() == 1 ? unconcatenated.get(ins.get(0)) : null;
             if (layer instanceof Concat cc && fusion && splittable(cc, ins, outShape)) {
-                List<Act> parts = ins.stream().map(this::act).toList();
-                int reads = uses.getOrDefault(out, 0);
-                if (reads == 0) {
-                    parts.forEach(this::done);
-                } else {
-                    for (Act p : parts) p.uses += reads - 1; // every later read of the whole reads each part once
-                    unconcatenated.put(out, new Parts(name, cc, outShape, parts, reads));
-                }
+                leaveUnconcatenated(out, name, cc, outShape, ins.stream().map(this::act).toList());
                 continue;
             }
             if (split != null && layer instanceof Conv2d conv && conv.groups() == 1 && !post.contains(Eltwise.SUM)) {
-                result = partialConvolutions(name, conv, split, post, outShape);
+                result = partialConvolutions(name, conv, ins.get(0), split, post, outShape);
             } else if (split != null && post.isEmpty() && partwise(layer)) {
                 List<Act> parts = new ArrayList<>();
                 for (int part = 0; part < split.parts.size(); part++) {
@@ -352,13 +345,7 @@ final class OneDnnPlan {
                             split.parts.get(part), false));
                 }
                 readOnce(ins.get(0), split);
-                int reads = uses.getOrDefault(out, 0);
-                if (reads == 0) {
-                    parts.forEach(this::done);
-                } else {
-                    for (Act p : parts) p.uses = reads;
-                    unconcatenated.put(out, new Parts(name, Concat.of(1), outShape, parts, reads));
-                }
+                leaveUnconcatenated(out, name, Concat.of(1), outShape, parts);
                 continue;
             } else if (layer instanceof Binary b) {
                 result = binary(name, b, ins, outShape);
@@ -430,6 +417,21 @@ final class OneDnnPlan {
                 || layer instanceof Activation || layer instanceof Dropout || (layer instanceof Unary && eltwiseOf(layer) != null);
     }
 
+    /**
+     * Makes {@code out} the channel concatenation of {@code parts} without computing it: each later read of {@code out}
+     * reads every part once (a part is counted as read once already by what produced {@code parts}); with no reader the
+     * parts are done now.
+     */
+    private void leaveUnconcatenated(String out, String name, Concat concat, Shape shape, List<Act> parts) {
+        int reads = uses.getOrDefault(out, 0);
+        if (reads == 0) {
+            parts.forEach(this::done);
+            return;
+        }
+        for (Act p : parts) p.uses += reads - 1;
+        unconcatenated.put(out, new Parts(name, concat, shape, parts, reads));
+    }
+
     /** One read of the unconcatenated {@code tensor} has been compiled (each of its parts was read once). */
     private void readOnce(String tensor, Parts p) {
         if (--p.readsLeft == 0) unconcatenated.remove(tensor);
@@ -440,7 +442,7 @@ final class OneDnnPlan {
      * weights, each after the first adding into the previous one's output (sum post-op); the bias goes with the first,
      * the fused operations with the last. The same sum as one convolution over the concatenation, in another order.
      */
-    private Act partialConvolutions(String name, Conv2d conv, Parts split, List<Eltwise> post, Shape outShape) {
+    private Act partialConvolutions(String name, Conv2d conv, String tensor, Parts split, List<Eltwise> post, Shape outShape) {
         Geometry2d g = conv.geometry(split.shape);
         ConvAxis h = g.height(), w = g.width();
         int oc = conv.outChannels(), ic = conv.inChannels(), khw = conv.kernelHeight() * conv.kernelWidth();
@@ -468,13 +470,8 @@ final class OneDnnPlan {
                     new long[] {h.padBefore(), w.padBefore()}, new long[] {h.padAfter(), w.padAfter()}, ops, ops);
             offset += c;
         }
-        readOnce(nodeInputOf(split), split);
+        readOnce(tensor, split);
         return acc;
-    }
-
-    private String nodeInputOf(Parts p) {
-        for (var e : unconcatenated.entrySet()) if (e.getValue() == p) return e.getKey();
-        throw new IllegalStateException("not unconcatenated: " + p.name);
     }
 
     /**
@@ -594,7 +591,7 @@ final class OneDnnPlan {
      * Java step's output, pooled in a bf16 plan).
      */
     private MemorySegment anyLike(Act src, long... dims) {
-        return prims.anyOf(Int8Lowering.dataTypeOf(src.md()), dims);
+        return prims.anyOf(MemoryFormats.dataType(src.md()), dims);
     }
 
     static long[] longs(Shape s) {
@@ -649,15 +646,7 @@ final class OneDnnPlan {
 
     private Act addPrimitive(String layer, String kind, MemorySegment pd, Act src, MemorySegment dstMd, Slot dstSlot,
                              Shape dstShape, List<Constant> constants, String fused) {
-        String formats = formats(List.of(src), dstMd);
-        for (Constant c : constants) {
-            if (c.arg() == DNNL_ARG_WEIGHTS()) {
-                formats += ", weights " + MemoryFormats.describe(dnnl_memory_get_memory_desc_md(c.memory()));
-            }
-        }
-        Step step = new Step(layer, kind, prims.implementation(pd), formats, fused, scope.primitive(pd), src.md(), dstMd,
-                scratchpadOf(pd), src.slot(), dstSlot, constants, null, src.shape().elementCount(), dstShape.elementCount());
-        return record(step, List.of(src), dstMd, dstSlot, dstShape);
+        return addStep(layer, kind, pd, List.of(src), null, dstMd, dstSlot, dstShape, constants, fused);
     }
 
     /**
@@ -666,12 +655,26 @@ final class OneDnnPlan {
      */
     private Act addMultiInput(String layer, String kind, MemorySegment pd, List<Act> srcs, int[] args,
                               MemorySegment dstMd, Shape dstShape, List<Constant> constants, String fused) {
+        return addStep(layer, kind, pd, srcs, args, dstMd, acquire(), dstShape, constants, fused);
+    }
+
+    /**
+     * Adds primitive {@code pd} as a step reading {@code srcs} (execution arguments {@code args}, or null for
+     * {@code SRC}, {@code FROM} for a reorder) and writing {@code dstMd} into {@code dst}; the plan shows the layouts of
+     * its sources, destination and weights.
+     */
+    Act addStep(String layer, String kind, MemorySegment pd, List<Act> srcs, int[] args, MemorySegment dstMd, Slot dst,
+                Shape dstShape, List<Constant> constants, String fused) {
+        String formats = formats(srcs, dstMd);
+        for (Constant c : constants) {
+            if (c.arg() == DNNL_ARG_WEIGHTS()) {
+                formats += ", weights " + MemoryFormats.describe(dnnl_memory_get_memory_desc_md(c.memory()));
+            }
+        }
         Act first = srcs.get(0);
-        Slot dst = acquire();
-        Step step = new Step(layer, kind, prims.implementation(pd), formats(srcs, dstMd), fused, scope.primitive(pd),
-                first.md(), dstMd, scratchpadOf(pd), first.slot(), dst, constants, null, first.shape().elementCount(),
-                dstShape.elementCount());
-        step.srcArgs = args.clone();
+        Step step = new Step(layer, kind, prims.implementation(pd), formats, fused, scope.primitive(pd), first.md(), dstMd,
+                scratchpadOf(pd), first.slot(), dst, constants, null, first.shape().elementCount(), dstShape.elementCount());
+        if (args != null) step.srcArgs = args.clone();
         return record(step, srcs, dstMd, dst, dstShape);
     }
 
@@ -923,44 +926,42 @@ final class OneDnnPlan {
         MemorySegment dstAny = sumInto != null ? sumInto.md() : any(longs(outShape));
         Conv2d dw = depthwise;
         depthwise = null;
+        MemorySegment pd;
         if (dw != null) {
-            MemorySegment fused = null;
             try {
-                fused = prims.convolution(name, srcAny, wAny, bMd, dstAny, strides, dil, padL, padR, prims.attr(postOps),
+                pd = prims.convolution(name, srcAny, wAny, bMd, dstAny, strides, dil, padL, padR, prims.attr(postOps),
                         false, kernel);
             } catch (dev.convnet.onednn.OneDnnException e) {
-                fused = null; // no implementation fuses this pair here
+                pd = null; // no implementation fuses this pair here
             }
-            if (fused == null || prims.implementation(fused).startsWith("ref")) {
+            if (pd == null || prims.implementation(pd).startsWith("ref")) {
                 // Unfused: the 1×1 with the operations before the depthwise, then the depthwise with the rest.
                 int at = post.indexOf(post.stream().filter(Eltwise::isDepthwise).findFirst().orElseThrow());
                 Act a = convolution(name, layer, cur, outShape, groups, oc, ic, kernel, weights, bias, strides, dil, padL,
                         padR, post.subList(0, at), post.subList(0, at));
-                List<Eltwise> rest = post.subList(at + 1, post.size());
-                return compileDepthwise(name, dw, a, dw.outputShape(outShape), rest);
+                return compileDepthwise(name, dw, a, dw.outputShape(outShape), post.subList(at + 1, post.size()));
             }
-            Act src = into("input of " + name, cur, Primitives.queryMd(fused, dnnl_query_src_md()));
-            List<Constant> cs = new ArrayList<>();
-            cs.add(constant(DNNL_ARG_WEIGHTS(), weights, prims.plain(wDims), Primitives.queryMd(fused, dnnl_query_weights_md())));
-            if (bias != null) cs.add(constant(DNNL_ARG_BIAS(), bias, bMd, bMd));
-            long[] dwDims = Primitives.convolutionWeightDims(oc, oc, oc, new long[] {3, 3});
-            int dwArg = DNNL_ARG_ATTR_POST_OP_DW();
-            cs.add(constant(dwArg | DNNL_ARG_WEIGHTS(), dw.weights(), prims.plain(dwDims),
-                    Primitives.argMd(fused, dwArg | DNNL_ARG_WEIGHTS())));
-            float[] dwBias = dw.bias().orElse(new float[oc]);
-            MemorySegment dwBiasMd = prims.plain(oc);
-            cs.add(constant(dwArg | DNNL_ARG_BIAS(), dwBias, dwBiasMd, Primitives.argMd(fused, dwArg | DNNL_ARG_BIAS())));
-            // The primitive is described with the 1×1's output; its destination is the depthwise's.
-            return addPrimitive(name, "convolution", fused, src, Primitives.queryMd(fused, dnnl_query_dst_md()), acquire(),
-                    dw.outputShape(outShape), cs, fusedNames(post));
+        } else {
+            pd = prims.convolution(name, srcAny, wAny, bMd, dstAny, strides, dil, padL, padR, prims.attr(postOps),
+                    ic / groups == 1, kernel);
+            if (pd == null) return javaConvolution(name, layer, cur, outShape, post, sumInto);
         }
-        MemorySegment pd = prims.convolution(name, srcAny, wAny, bMd, dstAny, strides, dil, padL, padR, prims.attr(postOps),
-                ic / groups == 1, kernel);
-        if (pd == null) return javaConvolution(name, layer, cur, outShape, post, sumInto);
         Act src = into("input of " + name, cur, Primitives.queryMd(pd, dnnl_query_src_md()));
         List<Constant> cs = new ArrayList<>();
         cs.add(constant(DNNL_ARG_WEIGHTS(), weights, prims.plain(wDims), Primitives.queryMd(pd, dnnl_query_weights_md())));
         if (bias != null) cs.add(constant(DNNL_ARG_BIAS(), bias, bMd, bMd));
+        if (dw != null) {
+            int dwArg = DNNL_ARG_ATTR_POST_OP_DW();
+            cs.add(constant(dwArg | DNNL_ARG_WEIGHTS(), dw.weights(),
+                    prims.plain(Primitives.convolutionWeightDims(oc, oc, oc, new long[] {3, 3})),
+                    Primitives.argMd(pd, dwArg | DNNL_ARG_WEIGHTS())));
+            MemorySegment dwBiasMd = prims.plain(oc);
+            cs.add(constant(dwArg | DNNL_ARG_BIAS(), dw.bias().orElse(new float[oc]), dwBiasMd,
+                    Primitives.argMd(pd, dwArg | DNNL_ARG_BIAS())));
+            // The primitive is described with the 1×1's output; its destination is the depthwise's.
+            return addPrimitive(name, "convolution", pd, src, Primitives.queryMd(pd, dnnl_query_dst_md()), acquire(),
+                    dw.outputShape(outShape), cs, fusedNames(post));
+        }
         if (sumInto == null) {
             return addPrimitive(name, "convolution", pd, src, Primitives.queryMd(pd, dnnl_query_dst_md()), acquire(),
                     outShape, cs, fusedNames(post));
