@@ -151,7 +151,8 @@ public final class OrtPeer {
         }
     }
 
-    private static FloatBuffer direct(float[] values) {
+    /** {@code values} in a direct buffer in native order, as ONNX Runtime's tensors want them. */
+    static FloatBuffer direct(float[] values) {
         FloatBuffer b = ByteBuffer.allocateDirect(values.length * Float.BYTES).order(ByteOrder.nativeOrder()).asFloatBuffer();
         b.put(values).flip();
         return b;

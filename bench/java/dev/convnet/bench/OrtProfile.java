@@ -7,7 +7,6 @@ import ai.onnxruntime.OrtSession.SessionOptions;
 import ai.onnxruntime.OrtSession.SessionOptions.ExecutionMode;
 import ai.onnxruntime.OrtSession.SessionOptions.OptLevel;
 
-import java.nio.FloatBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -28,12 +27,6 @@ import java.util.regex.Pattern;
  */
 public final class OrtProfile {
     private OrtProfile() {}
-
-    private static FloatBuffer direct(float[] x) {
-        FloatBuffer b = java.nio.ByteBuffer.allocateDirect(x.length * Float.BYTES).order(java.nio.ByteOrder.nativeOrder()).asFloatBuffer();
-        b.put(x).flip();
-        return b;
-    }
 
     public static void main(String[] args) throws Exception {
         Path model = Path.of(args[0]);
@@ -59,7 +52,7 @@ public final class OrtProfile {
                 SplittableRandom r = new SplittableRandom(1);
                 for (int i = 0; i < x.length; i++) x[i] = (float) r.nextDouble(-1, 1);
                 String inName = session.getInputNames().iterator().next();
-                try (OnnxTensor in = OnnxTensor.createTensor(env, direct(x), dims)) {
+                try (OnnxTensor in = OnnxTensor.createTensor(env, OrtPeer.direct(x), dims)) {
                     for (int i = 0; i < 5; i++) session.run(Map.of(inName, in)).close();
                     long t0 = System.nanoTime();
                     for (int i = 0; i < iters; i++) session.run(Map.of(inName, in)).close();

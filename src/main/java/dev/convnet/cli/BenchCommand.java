@@ -168,14 +168,21 @@ final class BenchCommand implements Callable<Integer> {
      * per run instead of 2). Compiling on the main thread would leave its team behind next to the callers'.
      */
     private static void compile(OnnxModelSession session, Map<String, Shape> shapes) {
-        Thread t = Thread.ofPlatform().name("convnet-compile").start(() -> session.outputShapes(shapes));
+        AtomicReference<RuntimeException> failure = new AtomicReference<>();
+        Thread t = Thread.ofPlatform().name("convnet-compile").start(() -> {
+            try {
+                session.outputShapes(shapes);
+            } catch (RuntimeException e) {
+                failure.set(e);
+            }
+        });
         try {
             t.join();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted", e);
         }
-        session.outputShapes(shapes); // compiled by now: rethrows a compile error on this thread, else returns at once
+        if (failure.get() != null) throw failure.get(); // e.g. a shape error: reported as if compiled here
     }
 
     private Timing time(OnnxModelSession session, Map<String, float[]> inputs, Map<String, Shape> shapes) {
